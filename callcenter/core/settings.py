@@ -1,0 +1,233 @@
+"""Settings of one node: the shipped YAML, an optional user file, environment.
+
+Sources are merged in that order (later wins). The result is validated once,
+at start; a bad value raises :class:`SettingsError` naming the setting and
+where it came from (``file:line`` or the environment variable), so an
+operator can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from callcenter.core.errors import SettingsError
+from config import default_settings_path
+
+ENV_PREFIX = "CALLCENTER__"
+KNOWN_CODECS = ("PCMU", "PCMA", "G722")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSettings(_Section):
+    name: str = "node-1"
+    data_dir: Path = Path("./data")
+
+
+class TrunkSettings(_Section):
+    """A SIP trunk (provider account) used for outbound calls."""
+
+    name: str
+    registrar: str
+    username: str = ""
+    password: str = ""
+    realm: str = "*"
+    proxy: str | None = None
+    caller_id: str | None = None
+    # "register" in YAML; renamed here because pydantic reserves the name.
+    registration: bool = Field(True, alias="register")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SipSettings(_Section):
+    host: str = "0.0.0.0"
+    port: int = Field(5060, ge=0, le=65535)
+    transports: list[Literal["udp", "tcp"]] = ["udp", "tcp"]
+    public_address: str | None = None
+    user_agent: str = "callcenter/0.1"
+    numbers: list[str] = []
+    max_calls: int = Field(4, ge=1)
+    busy_code: Literal[486, 503] = 503
+    codecs: list[str] = list(KNOWN_CODECS)
+    clock_rate: Literal[8000, 16000] = 8000
+    rtp_port: int = Field(40000, ge=0, le=65535)
+    rtp_port_range: int = Field(2000, ge=0)
+    media_timeout_s: float = Field(15.0, gt=0)
+    ring_timeout_s: float = Field(30.0, gt=0)
+    trunks: list[TrunkSettings] = []
+
+    @field_validator("codecs")
+    @classmethod
+    def _known_codecs(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c.upper() not in KNOWN_CODECS]
+        if unknown:
+            raise ValueError(f"unknown codec(s) {unknown}; known: {list(KNOWN_CODECS)}")
+        if not value:
+            raise ValueError("at least one codec is needed")
+        return [c.upper() for c in value]
+
+    @field_validator("numbers", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class RecordingSettings(_Section):
+    enabled: bool = True
+    dir: Path | None = None
+    flush_interval_s: float = Field(1.0, gt=0, le=5)
+
+
+class StoreSettings(_Section):
+    url: str | None = None
+
+
+class MqttSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = Field(30, ge=5)
+    reconnect_s: float = Field(2.0, gt=0)
+
+
+class EventSettings(_Section):
+    backend: Literal["memory", "mqtt"] = "memory"
+    topic_prefix: str = "callcenter"
+    mqtt: MqttSettings = MqttSettings()
+
+
+class EngineSettings(_Section):
+    greeting: Path | None = None
+    max_call_s: float = Field(60.0, gt=0)
+
+
+class Settings(_Section):
+    """Every setting of a node, validated."""
+
+    node: NodeSettings = NodeSettings()
+    sip: SipSettings = SipSettings()
+    recording: RecordingSettings = RecordingSettings()
+    store: StoreSettings = StoreSettings()
+    events: EventSettings = EventSettings()
+    engine: EngineSettings = EngineSettings()
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where recordings go: the configured folder or ``<data_dir>/recordings``."""
+        return self.recording.dir or self.node.data_dir / "recordings"
+
+    @property
+    def store_url(self) -> str:
+        """The SQLAlchemy URL: the configured one or SQLite in the data dir."""
+        return self.store.url or f"sqlite:///{self.node.data_dir / 'callcenter.db'}"
+
+
+# Where each leaf value came from, keyed by its dotted path.
+_Origins = dict[tuple[str | int, ...], str]
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the shipped file, `config_file`, the environment and `overrides`.
+
+    `overrides` maps dotted names (``"sip.port"``) to values, for CLI flags.
+    Raises :class:`SettingsError` on a missing file, bad YAML or a bad value.
+    """
+    origins: _Origins = {}
+    merged: dict[str, Any] = {}
+    for path in [default_settings_path(), *([config_file] if config_file else [])]:
+        _merge(merged, _read_yaml(path, origins), ())
+    env = os.environ if environ is None else environ
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = tuple(k.lower() for k in name[len(ENV_PREFIX) :].split("__"))
+        _set_path(merged, keys, yaml.safe_load(raw) if raw else None)
+        origins[keys] = f"environment variable {name}"
+    for dotted, value in (overrides or {}).items():
+        keys = tuple(dotted.split("."))
+        _set_path(merged, keys, value)
+        origins[keys] = f"command-line option for {dotted}"
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        setting = ".".join(str(p) for p in loc)
+        raise SettingsError(
+            f"invalid setting {setting!r} ({_origin_of(loc, origins)}): {first['msg']}"
+        ) from None
+
+
+def _read_yaml(path: Path, origins: _Origins) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SettingsError(f"settings file {where} is not valid YAML: {exc}") from None
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        raise SettingsError(f"settings file {path}:1 must be a mapping of sections")
+    _record_origins(node, (), path, origins)
+    data = yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def _record_origins(node: yaml.Node, prefix: tuple[str | int, ...], path: Path,
+                    origins: _Origins) -> None:
+    origins[prefix] = f"{path}:{node.start_mark.line + 1}"
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _record_origins(value, (*prefix, str(key.value)), path, origins)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_origins(item, (*prefix, index), path, origins)
+
+
+def _origin_of(loc: tuple[str | int, ...], origins: _Origins) -> str:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in origins:
+            return origins[loc[:end]]
+    return "defaults"
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value, (*prefix, key))
+        else:
+            into[key] = value
+
+
+def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    node: Any = tree
+    for key in keys[:-1]:
+        if isinstance(node, list) and key.isdigit():
+            node = node[int(key)]
+            continue
+        node = node.setdefault(key, {})
+    last = keys[-1]
+    if isinstance(node, list) and last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value

@@ -1,0 +1,1 @@
+"""Do-not-call, calling windows, consent, redaction, retention (imports the kernel only)."""

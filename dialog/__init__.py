@@ -1,0 +1,1 @@
+"""Dialog flows, intents, slots and escalation decisions (imports the kernel only)."""

@@ -1,0 +1,1 @@
+"""Outbound campaigns, pacing, retries and outcomes (imports kernel and `compliance`)."""

@@ -1,0 +1,138 @@
+"""Creating and configuring the pjsua2 `Endpoint` (on the SIP thread).
+
+Choices made here, each for a reason measured or seen in DESIGN.md:
+no sound device (a server has none), silence suppression off (trunks drop
+calls without RTP), no echo canceller (no acoustic echo on a trunk), the
+conference bridge clocked at the calls' rate, codecs limited to the
+configured list in its order, and pjsip's log routed to Python logging.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pjsua2 as pj
+import pjsua2._pjsua2 as _pjsua2_lib
+
+from callcenter.core.errors import SettingsError
+from callcenter.core.settings import SipSettings
+
+log = logging.getLogger("sip.pjsip")
+
+CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
+WANTED_MAX_CALLS = 1024  # ask for many; the build clamps to what it supports
+
+
+class _LogWriter(pj.LogWriter):  # type: ignore[misc]
+    def write(self, entry: Any) -> None:
+        level = int(entry.level)
+        py_level = logging.ERROR if level <= 1 else logging.WARNING if level == 2 else (
+            logging.INFO if level == 3 else logging.DEBUG)
+        log.log(py_level, "%s", str(entry.msg).rstrip())
+
+
+@dataclass(frozen=True)
+class EndpointFacts:
+    """What the running endpoint can do, probed after start."""
+
+    version: str
+    max_calls: int
+    max_conf_ports: int
+    udp_port: int | None
+    tcp_port: int | None
+    host: str
+
+
+def create_endpoint(settings: SipSettings) -> tuple[Any, EndpointFacts, list[Any]]:
+    """Create, configure and start the endpoint. SIP thread only.
+
+    Returns the endpoint, the probed facts and objects that must stay
+    referenced until ``libDestroy`` (the log writer).
+    """
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    ua = cfg.uaConfig
+    ua.maxCalls = WANTED_MAX_CALLS
+    ua.threadCnt = 0
+    ua.mainThreadOnly = False
+    ua.userAgent = settings.user_agent
+    writer = _LogWriter()
+    cfg.logConfig.writer = writer
+    cfg.logConfig.level = 4 if log.isEnabledFor(logging.DEBUG) else 3
+    cfg.logConfig.consoleLevel = 0
+    cfg.logConfig.decor = 0
+    med = cfg.medConfig
+    med.clockRate = settings.clock_rate
+    med.sndClockRate = settings.clock_rate
+    med.noVad = True
+    med.ecTailLen = 0
+    med.ptime = 20
+    med.threadCnt = 1
+    med.hasIoqueue = True
+    ep.libInit(cfg)
+    ep.audDevManager().setNullDev()
+
+    udp_port = tcp_port = None
+    port = settings.port
+    for kind in settings.transports:
+        tcfg = pj.TransportConfig()
+        tcfg.port = port
+        if settings.host not in ("", "0.0.0.0"):
+            tcfg.boundAddress = settings.host
+        if settings.public_address:
+            tcfg.publicAddress = settings.public_address
+        ttype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
+        try:
+            tid = ep.transportCreate(ttype, tcfg)
+        except pj.Error as exc:
+            raise SettingsError(
+                f"cannot open SIP {kind.upper()} on {settings.host}:{port} "
+                f"(setting sip.port / sip.host): {exc.info()}") from None
+        actual = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+        if kind == "udp":
+            udp_port = actual
+        else:
+            tcp_port = actual
+        port = actual  # both transports share the port chosen first
+    _set_codecs(ep, settings.codecs)
+    ep.libStart()
+    facts = EndpointFacts(version=str(ep.libVersion().full), max_calls=_probe_max_calls(),
+                          max_conf_ports=_probe_conf_ports(),
+                          udp_port=udp_port, tcp_port=tcp_port,
+                          host=settings.public_address or settings.host)
+    return ep, facts, [writer]
+
+
+def _set_codecs(ep: Any, wanted: list[str]) -> None:
+    priority = {CODEC_IDS[name]: 250 - 10 * i for i, name in enumerate(wanted)}
+    for codec in ep.codecEnum2():
+        codec_id = str(codec.codecId)
+        ep.codecSetPriority(codec_id, priority.get(codec_id, 0))
+
+
+def _lib() -> ctypes.CDLL:
+    return ctypes.CDLL(_pjsua2_lib.__file__)
+
+
+def _probe_max_calls() -> int:
+    """Calls per process the imported pjsua2 really allows (after clamping)."""
+    fn = _lib().pjsua_call_get_max_count
+    fn.restype = ctypes.c_uint
+    return int(fn())
+
+
+def _probe_conf_ports() -> int:
+    fn = _lib().pjsua_conf_get_max_ports
+    fn.restype = ctypes.c_uint
+    return int(fn())
+
+
+def conf_ports_in_use() -> int:
+    """Conference ports currently registered (for leak checks)."""
+    fn = _lib().pjsua_conf_get_active_ports
+    fn.restype = ctypes.c_uint
+    return int(fn())

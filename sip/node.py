@@ -1,0 +1,335 @@
+"""A SIP node: the endpoint thread, its accounts and calls, for asyncio code.
+
+:class:`SipNode` answers nothing by itself: each offered call that passes the
+node's own checks (number table, capacity) is handed to ``on_incoming`` as a
+:class:`SipCall`, in a task of its own; an exception there ends that call,
+never the node. Calls that fail the checks are refused at once on the SIP
+thread (404 unknown number, ``busy_code`` over capacity; pjsua itself answers
+488 to an offer with no common codec).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pjsua2 as pj
+
+from callcenter.core.call import CallInfo, Direction, EndReason, new_call_id
+from callcenter.core.errors import CallFailed, CapacityError, SettingsError
+from callcenter.core.settings import SipSettings
+from sip.call import CallEnd, CallObserver, SipCall
+from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
+from sip.frame_io import FrameIO
+from sip.leg_audio import RecordingSink
+from sip.pj_call import PjCall
+from sip.sip_thread import SipThread
+from sip.sip_uri import request_uri_user, trunk_target
+
+log = logging.getLogger(__name__)
+
+IncomingHandler = Callable[[SipCall], Awaitable[None]]
+RecordingOpener = Callable[[SipCall, int], RecordingSink | None]
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, node: SipNode, name: str) -> None:
+        super().__init__()
+        self.node = node
+        self.name = name
+
+    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802 (pjsua2 name)
+        self.node._offered(self, prm)
+
+    def onRegState(self, prm: Any) -> None:  # noqa: N802
+        log.info("trunk %s registration: %s %s", self.name, prm.code, prm.reason)
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    """Resource use of a node, for status pages and leak checks."""
+
+    active_calls: int
+    capacity: int
+    conf_ports: int
+
+
+class SipNode:
+    """The pjsua2 endpoint and its calls, driven from asyncio."""
+
+    def __init__(self, settings: SipSettings, observer: CallObserver,
+                 on_incoming: IncomingHandler | None = None,
+                 recording_opener: RecordingOpener | None = None) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.on_incoming = on_incoming
+        self.recording_opener = recording_opener
+        self.loop = asyncio.get_running_loop()
+        self.thread = SipThread()
+        self.frame_io = FrameIO()
+        self.clock_rate = settings.clock_rate
+        self.facts: EndpointFacts | None = None
+        self.capacity = 0
+        self._ep: Any = None
+        self._keep: list[Any] = []
+        self._accounts: dict[str, _Account] = {}
+        self._calls: dict[int, PjCall] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> EndpointFacts:
+        """Start the SIP thread, the endpoint, transports and accounts."""
+        self.thread.start()
+        facts = await self.thread.run(self._start_on_thread)
+        self.facts = facts
+        self.capacity = min(self.settings.max_calls, facts.max_calls)
+        if self.settings.max_calls > facts.max_calls:
+            log.warning("sip.max_calls=%d but this pjsua2 build allows %d calls per process; "
+                        "using %d", self.settings.max_calls, facts.max_calls, self.capacity)
+        log.info("pjsua2 %s: %d calls per process, %d conference ports; listening on "
+                 "%s udp=%s tcp=%s", facts.version, facts.max_calls, facts.max_conf_ports,
+                 facts.host, facts.udp_port, facts.tcp_port)
+        return facts
+
+    def _start_on_thread(self) -> EndpointFacts:
+        self._ep, facts, self._keep = create_endpoint(self.settings)
+        self._add_account("local", f"sip:{self.settings.user_agent.split('/')[0]}@"
+                          f"{facts.host}:{facts.udp_port or facts.tcp_port}", default=True)
+        for trunk in self.settings.trunks:
+            cfg = pj.AccountConfig()
+            cfg.idUri = trunk_target(trunk.caller_id or trunk.username or "anonymous", trunk)
+            cfg.regConfig.registrarUri = trunk.registrar
+            cfg.regConfig.registerOnAdd = trunk.registration
+            if trunk.proxy:
+                cfg.sipConfig.proxies.append(trunk.proxy)
+            if trunk.username:
+                cfg.sipConfig.authCreds.append(
+                    pj.AuthCredInfo("digest", trunk.realm, trunk.username, 0, trunk.password))
+            self._configure_media(cfg)
+            account = _Account(self, trunk.name)
+            account.create(cfg)
+            self._accounts[trunk.name] = account
+        ep = self._ep
+        self.thread.set_poller(lambda: ep.libHandleEvents(5))
+        self.thread.every(1.0, self._watch_media)
+        return facts
+
+    def _add_account(self, name: str, id_uri: str, default: bool = False) -> None:
+        cfg = pj.AccountConfig()
+        cfg.idUri = id_uri
+        self._configure_media(cfg)
+        account = _Account(self, name)
+        account.create(cfg, default)
+        self._accounts[name] = account
+
+    def _configure_media(self, cfg: Any) -> None:
+        cfg.mediaConfig.transportConfig.port = self.settings.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = self.settings.rtp_port_range
+        if self.settings.public_address:
+            cfg.mediaConfig.transportConfig.publicAddress = self.settings.public_address
+        elif self.settings.host not in ("", "0.0.0.0"):
+            cfg.mediaConfig.transportConfig.boundAddress = self.settings.host
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Hang up every call with BYE, then destroy the endpoint cleanly."""
+        if self._ep is None:
+            return
+        calls = [c.sip_call for c in self._calls.values()]
+        for call in calls:
+            call.hangup_reason = call.hangup_reason or EndReason.SHUTDOWN
+        await self.thread.run(self._ep.hangupAllCalls)
+        if calls:
+            await asyncio.wait([c.ended for c in calls], timeout=timeout)
+        await asyncio.sleep(0.1)  # let the SIP thread drop its references
+        for task in list(self._tasks):
+            task.cancel()
+        await self.thread.run(self._destroy_on_thread)
+        self.thread.stop()
+        self._ep = None
+
+    def _destroy_on_thread(self) -> None:
+        self.thread.set_poller(None)
+        for call in list(self._calls.values()):
+            if call.leg is not None:
+                call.leg.detach([])
+        self._calls.clear()
+        for account in self._accounts.values():
+            account.shutdown()
+        self._accounts.clear()
+        self._ep.libDestroy()
+        self._keep.clear()
+
+    # -- incoming (SIP thread) -------------------------------------------------
+    def _offered(self, account: _Account, prm: Any) -> None:
+        message = str(prm.rdata.wholeMsg)
+        info = CallInfo(call_id=new_call_id(), direction=Direction.INBOUND,
+                        from_uri=_header(message, ("From", "f")),
+                        to_uri=message.split(" ", 2)[1] if " " in message else "",
+                        sip_call_id=_header(message, ("Call-ID", "i")))
+        sip_call = SipCall(info, self.thread, self.loop, self.observer)
+        call = PjCall(self, account, sip_call, prm.callId)
+        sip_call.pj = call
+        self._calls[call.getId()] = call
+        self.loop.call_soon_threadsafe(self.observer.on_call_event, sip_call, "offered",
+                                       {"from": info.from_uri, "to": info.to_uri})
+        numbers = self.settings.numbers
+        if numbers and request_uri_user(info.to_uri) not in numbers:
+            call.respond(404, "Not Found")
+        elif len(self._calls) > self.capacity:
+            call.respond(self.settings.busy_code)
+        elif self.on_incoming is None:
+            call.respond(480, "Temporarily Unavailable")
+        else:
+            self.loop.call_soon_threadsafe(self._spawn, sip_call)
+
+    def _spawn(self, call: SipCall) -> None:
+        assert self.on_incoming is not None
+        task = self.loop.create_task(self._run_handler(call, self.on_incoming))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_handler(self, call: SipCall, handler: IncomingHandler) -> None:
+        try:
+            await handler(call)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s: handler failed; ending the call", call.id)
+            await call.hangup(EndReason.ENGINE_HANGUP)
+
+    def _call_disconnected(self, call: PjCall) -> None:
+        """SIP thread, from the DISCONNECTED callback: leave the bridge now,
+        drop the pjsua2 object on the next turn (not inside its own callback)."""
+        if call.leg is not None:
+            call.leg.detach([c.leg for c in self._calls.values() if c.leg is not None])
+        call_id = call.getId()
+
+        def forget() -> None:
+            if self._calls.get(call_id) is call:
+                del self._calls[call_id]
+            call.sip_call.pj = None
+
+        self.thread.submit(forget)
+
+    def recording_for(self, call: SipCall, clock_rate: int) -> RecordingSink | None:
+        """The recording sink of a call whose media just started (SIP thread)."""
+        return self.recording_opener(call, clock_rate) if self.recording_opener else None
+
+    def _watch_media(self) -> None:
+        now = time.monotonic()
+        for call in list(self._calls.values()):
+            if call.media_silent_for(now) > self.settings.media_timeout_s:
+                log.warning("call %s: no RTP for %.0f s; ending it", call.sip_call.id,
+                            self.settings.media_timeout_s)
+                call.sip_call.hangup_reason = EndReason.MEDIA_TIMEOUT
+                call.end()
+
+    # -- outgoing ----------------------------------------------------------------
+    async def dial(self, uri: str, *, trunk: str | None = None,
+                   ring_timeout: float | None = None) -> SipCall:
+        """Dial `uri` (a SIP URI, or a number when a `trunk` is named) and
+        wait for the answer. Raises :class:`CallFailed` with the SIP code
+        (``reason`` busy/no answer/failed) or :class:`CapacityError`."""
+        account_name = trunk or "local"
+        if account_name not in self._accounts:
+            raise SettingsError(f"unknown trunk {trunk!r}; configured: "
+                                f"{[t.name for t in self.settings.trunks]}")
+        if trunk is not None:
+            uri = trunk_target(uri, next(t for t in self.settings.trunks if t.name == trunk))
+        info = CallInfo(call_id=new_call_id(), direction=Direction.OUTBOUND,
+                        from_uri="", to_uri=uri)
+        sip_call = SipCall(info, self.thread, self.loop, self.observer)
+
+        def make() -> None:
+            if len(self._calls) >= self.capacity:
+                raise CapacityError(f"node is at its limit of {self.capacity} calls")
+            account = self._accounts[account_name]
+            call = PjCall(self, account, sip_call)
+            try:
+                call.makeCall(uri, pj.CallOpParam(True))
+            except pj.Error as exc:
+                raise CallFailed(f"cannot dial {uri}: {exc.reason}", None) from None
+            sip_call.pj = call
+            self._calls[call.getId()] = call
+            info.from_uri = str(account.getInfo().uri)
+            info.sip_call_id = str(call.getInfo().callIdString)
+
+        await self.thread.run(make)
+        self.observer.on_call_event(sip_call, "dialing", {"to": uri})
+        timeout = ring_timeout or self.settings.ring_timeout_s
+        try:
+            await asyncio.wait_for(asyncio.shield(sip_call.answered), timeout)
+        except TimeoutError:
+            sip_call.hangup_reason = EndReason.NO_ANSWER
+            await sip_call.hangup(EndReason.NO_ANSWER)
+            end = await asyncio.wait_for(asyncio.shield(sip_call.ended), 10)
+            raise CallFailed(f"no answer from {uri} within {timeout:.0f} s", 408) from None
+        except Exception:
+            end = await asyncio.wait_for(asyncio.shield(sip_call.ended), 10)
+            raise CallFailed(f"{uri}: {end.reason} ({end.sip_code} {end.text})",
+                             end.sip_code) from None
+        await asyncio.wait_for(asyncio.shield(sip_call.media_ready), 10)
+        return sip_call
+
+    # -- conference ---------------------------------------------------------------
+    async def connect(self, listener: SipCall, speaker: SipCall, on: bool = True) -> None:
+        """Let `listener` hear `speaker` (or stop, with ``on=False``)."""
+        def job() -> None:
+            a, b = listener.leg, speaker.leg
+            if a is None or b is None:
+                raise CallFailed("both legs need active audio to be connected")
+            (a.hear if on else a.stop_hearing)(b)
+
+        await self.thread.run(job)
+
+    async def bridge(self, a: SipCall, b: SipCall) -> None:
+        """Two-way audio between legs `a` and `b`."""
+        await self.connect(a, b)
+        await self.connect(b, a)
+
+    async def unbridge(self, a: SipCall, b: SipCall) -> None:
+        await self.connect(a, b, on=False)
+        await self.connect(b, a, on=False)
+
+    async def listen_in(self, monitor: SipCall, legs: list[SipCall]) -> None:
+        """`monitor` hears every leg; nobody hears `monitor`."""
+        for leg in legs:
+            await self.connect(monitor, leg)
+
+    async def whisper(self, monitor: SipCall, legs: list[SipCall], to: SipCall) -> None:
+        """`monitor` hears every leg and is heard by `to` only."""
+        await self.listen_in(monitor, legs)
+        for leg in legs:
+            await self.connect(leg, monitor, on=leg is to)
+
+    async def barge(self, monitor: SipCall, legs: list[SipCall]) -> None:
+        """`monitor` hears every leg and every leg hears `monitor`."""
+        await self.listen_in(monitor, legs)
+        for leg in legs:
+            await self.connect(leg, monitor)
+
+    # -- introspection -------------------------------------------------------------
+    async def stats(self) -> NodeStats:
+        """Calls and conference ports in use (for leak checks and status)."""
+        def job() -> NodeStats:
+            return NodeStats(active_calls=len(self._calls), capacity=self.capacity,
+                             conf_ports=conf_ports_in_use())
+
+        return await self.thread.run(job)
+
+    async def wait_ended(self, call: SipCall, timeout: float = 10) -> CallEnd:
+        return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
+
+
+def _header(message: str, names: tuple[str, ...]) -> str:
+    for line in message.split("\r\n")[1:]:
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        if name.strip().lower() in {n.lower() for n in names}:
+            return value.strip()
+    return ""
