@@ -1,0 +1,138 @@
+"""The ``callcenter`` command: serve, dial, calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from callcenter.core.errors import CallCenterError, SettingsError
+from callcenter.core.settings import Settings, load_settings
+
+log = logging.getLogger("callcenter")
+
+_config_option = click.option("--config", "config_file", type=click.Path(path_type=Path),
+                              help="Settings file merged over the shipped defaults.")
+_data_dir_option = click.option("--data-dir", type=click.Path(path_type=Path),
+                                help="Folder for the SQLite store and recordings.")
+
+
+def _settings(config_file: Path | None, **overrides: Any) -> Settings:
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return load_settings(config_file, overrides=chosen)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+@click.group()
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+def main(ctx: click.Context, log_level: str) -> None:
+    """A voice call-center engine: SIP calls in and out, recorded and journaled."""
+    _logging(log_level)
+
+
+@main.command()
+@_config_option
+@click.option("--sip-host", help="Address to listen on (default from settings).")
+@click.option("--sip-port", type=int, help="SIP port for UDP and TCP (0 = any free port).")
+@_data_dir_option
+def serve(config_file: Path | None, sip_host: str | None, sip_port: int | None,
+          data_dir: Path | None) -> None:
+    """Run the engine until SIGINT or SIGTERM."""
+    from callcenter.engine import Engine
+
+    settings = _settings(config_file, **{"sip.host": sip_host, "sip.port": sip_port,
+                                         "node.data_dir": data_dir})
+
+    async def run() -> None:
+        engine = Engine(settings)
+        try:
+            facts = await engine.start()
+        except BaseException:
+            await engine.stop()
+            raise
+        port = facts.udp_port or facts.tcp_port
+        click.echo(f"callcenter: serving on sip:{facts.host}:{port} "
+                   f"(capacity {engine.node.capacity if engine.node else 0} calls, "
+                   f"data in {settings.node.data_dir})", err=True)
+        await engine.run()
+
+    try:
+        asyncio.run(run())
+    except CallCenterError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("uri")
+@_config_option
+@click.option("--wav", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="WAV file to play into the call.")
+@click.option("--dtmf", default="", help="Digits to send (RFC 4733) after the answer.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write what the caller hears to this WAV.")
+@click.option("--duration", type=float, help="Seconds to stay in the call (default: the "
+              "WAV's length plus 0.5 s, at least 3 s).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def dial(uri: str, config_file: Path | None, wav: Path | None, dtmf: str,
+         record: Path | None, duration: float | None, as_json: bool) -> None:
+    """Call URI as a test caller (e.g. sip:100@127.0.0.1:5060)."""
+    from callcenter.test_caller import bind_address_for
+    from callcenter.test_caller import dial as run_dial
+
+    settings = _settings(config_file, **{"sip.host": bind_address_for(uri), "sip.port": 0,
+                                         "sip.rtp_port": 0, "sip.trunks": []})
+    outcome = asyncio.run(run_dial(settings, uri, wav=wav, dtmf=dtmf, record=record,
+                                   duration=duration))
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict()))
+    else:
+        click.echo(f"{outcome.status} (SIP {outcome.sip_code})"
+                   + (f", codec {outcome.codec}, heard {outcome.heard_seconds:.1f} s"
+                      if outcome.status == "answered" else f": {outcome.error}"))
+    if outcome.status != "answered":
+        sys.exit(2)
+
+
+@main.command()
+@_config_option
+@_data_dir_option
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def calls(config_file: Path | None, data_dir: Path | None, limit: int, as_json: bool) -> None:
+    """Recent calls from the store, newest first."""
+    from callcenter.core.store import Store
+
+    settings = _settings(config_file, **{"node.data_dir": data_dir})
+    store = Store(settings.store_url)
+    try:
+        store.migrate()
+        records = store.recent_calls(limit)
+    except CallCenterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record.to_dict()))
+            continue
+        took = (f"{(record.ended_at - record.started_at).total_seconds():6.1f}s"
+                if record.ended_at else "  open ")
+        click.echo(f"{record.started_at:%Y-%m-%d %H:%M:%S} {record.id[:8]} "
+                   f"{record.direction:8} {took} {record.end_reason or '-':14} "
+                   f"{record.sip_code or '-':>3} {record.from_uri} -> {record.to_uri}")
+    if not records and not as_json:
+        click.echo("no calls yet")

@@ -1,0 +1,104 @@
+"""The tables of the store: the call detail record (CDR) and the events of each call.
+
+These ORM classes stay inside the store package; callers get plain records
+(`callcenter.core.store.records`). Every datetime is timezone-aware UTC on
+the way in and on the way out, whatever the database keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so that Alembic batch migrations on SQLite can find them again.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``DateTime(timezone=True)`` that only accepts and returns aware UTC values.
+
+    SQLite keeps no offset, so values are converted to UTC before they are
+    written and marked UTC when read back; PostgreSQL returns them in its
+    session time zone, so they are converted to UTC on read as well.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware values")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class CallRow(Base):
+    """One call leg: the call detail record."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # our uuid hex
+    node: Mapped[str] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(16))  # Direction values
+    from_uri: Mapped[str] = mapped_column(String())
+    to_uri: Mapped[str] = mapped_column(String())
+    sip_call_id: Mapped[str] = mapped_column(String())
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # EndReason values
+    sip_code: Mapped[int | None] = mapped_column(Integer)
+    codec: Mapped[str | None] = mapped_column(String(32))
+    recording_path: Mapped[str | None] = mapped_column(String())
+    recording_sha256: Mapped[str | None] = mapped_column(String(64))
+    recording_complete: Mapped[bool] = mapped_column(default=False, server_default=false())
+    recording_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class CallEventRow(Base):
+    """Something that happened during a call, in order."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

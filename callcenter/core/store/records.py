@@ -1,0 +1,124 @@
+"""What the store hands out: plain, immutable copies of its rows.
+
+Records never hold a database session, so they can cross threads, be kept
+after the store is closed and be turned into JSON with `to_dict()`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from callcenter.core.call import Direction, EndReason
+from callcenter.core.store.models import CallEventRow, CallRow
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call detail record. Times are timezone-aware UTC."""
+
+    id: str
+    node: str
+    direction: Direction
+    from_uri: str
+    to_uri: str
+    sip_call_id: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    end_reason: EndReason | None
+    sip_code: int | None
+    codec: str | None
+    recording_path: str | None
+    recording_sha256: str | None
+    recording_complete: bool
+    recording_seconds: float | None
+
+    @classmethod
+    def from_row(cls, row: CallRow) -> CallRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(
+            id=row.id,
+            node=row.node,
+            direction=Direction(row.direction),
+            from_uri=row.from_uri,
+            to_uri=row.to_uri,
+            sip_call_id=row.sip_call_id,
+            started_at=row.started_at,
+            answered_at=row.answered_at,
+            ended_at=row.ended_at,
+            end_reason=None if row.end_reason is None else EndReason(row.end_reason),
+            sip_code=row.sip_code,
+            codec=row.codec,
+            recording_path=row.recording_path,
+            recording_sha256=row.recording_sha256,
+            recording_complete=row.recording_complete,
+            recording_seconds=row.recording_seconds,
+        )
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to end, or None while the call is still running."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values: ISO 8601 times, enum values as strings."""
+        return {
+            "id": self.id,
+            "node": self.node,
+            "direction": self.direction.value,
+            "from_uri": self.from_uri,
+            "to_uri": self.to_uri,
+            "sip_call_id": self.sip_call_id,
+            "started_at": _iso(self.started_at),
+            "answered_at": _iso(self.answered_at),
+            "ended_at": _iso(self.ended_at),
+            "end_reason": None if self.end_reason is None else self.end_reason.value,
+            "sip_code": self.sip_code,
+            "codec": self.codec,
+            "recording_path": self.recording_path,
+            "recording_sha256": self.recording_sha256,
+            "recording_complete": self.recording_complete,
+            "recording_seconds": self.recording_seconds,
+            "duration_seconds": self.duration_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One event of a call. `data` is a private copy; changing it changes nothing stored."""
+
+    id: int
+    call_id: str
+    at: datetime
+    kind: str
+    data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: CallEventRow) -> EventRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(
+            id=row.id,
+            call_id=row.call_id,
+            at=row.at,
+            kind=row.kind,
+            data=copy.deepcopy(row.data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values: the time in ISO 8601, `data` as stored."""
+        return {
+            "id": self.id,
+            "call_id": self.call_id,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "data": copy.deepcopy(self.data),
+        }

@@ -1,0 +1,389 @@
+"""The store: call detail records and call events in SQLite (WAL) or PostgreSQL.
+
+`Store` is synchronous and thread-safe: every method is one unit of work
+with its own session, committed or rolled back before it returns. It hands
+out plain records, never ORM objects, and raises only `StoreError` for what
+the database refuses. `AsyncStore` runs a `Store` on one dedicated thread
+for asyncio code, so SQLite writes are serialized and the loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar, TypeVarTuple
+
+from alembic import command
+from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from callcenter.core.call import CallInfo, EndReason
+from callcenter.core.errors import StoreError
+from callcenter.core.store.models import CallEventRow, CallRow
+from callcenter.core.store.records import CallRecord, EventRecord
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (see _sqlite_begin).
+_IMMEDIATE = "callcenter_begin_immediate"
+# Key of the PostgreSQL advisory lock that serializes migrations of nodes starting together.
+_PG_MIGRATION_LOCK = 0x43434D31
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config for the store's migrations, built without alembic.ini.
+
+    With `url`, Alembic's commands can open their own connection, e.g.
+    ``command.revision(alembic_config(url), "add x", autogenerate=True)``.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Revision files must be importable module names for mypy.
+    cfg.set_main_option("file_template", "rev_%%(rev)s_%%(slug)s")
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
+    return value
+
+
+def _unknown(call_id: str) -> StoreError:
+    err = StoreError(f"unknown call id {call_id!r}: no such call in the store")
+    err.retryable = False
+    return err
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write that starts as a read cannot wait for the lock in WAL mode (it fails
+    # at once with "database is locked"), so writing units take the lock up front.
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """Call detail records and events, in one SQLite file or a PostgreSQL database.
+
+    Safe to share between threads. Times given must be timezone-aware; times
+    returned are timezone-aware UTC.
+    """
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        """Create the engine for `url` (SQLAlchemy URL); for SQLite, create its folder.
+
+        Nothing is connected yet; call `migrate()` before first use.
+        """
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StoreError(
+                "invalid store URL; expected e.g. sqlite:///data/callcenter.db "
+                "or postgresql+psycopg://user:password@host/db"
+            ) from exc
+        self._sqlite = parsed.get_backend_name() == "sqlite"
+        self._busy_timeout_ms = int(busy_timeout_ms)
+        kwargs: dict[str, Any] = {}
+        if self._sqlite:
+            database = parsed.database or ""
+            if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+                # One shared connection, or every thread would see its own empty database.
+                kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+            else:
+                try:
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the folder of {database}: {exc}") from exc
+        else:
+            kwargs = {"pool_pre_ping": True}
+        try:
+            self._engine: Engine = create_engine(parsed, **kwargs)
+        except (NoSuchModuleError, ImportError) as exc:
+            hint = " (install psycopg[binary])" if parsed.get_backend_name() == "postgresql" else ""
+            raise StoreError(f"no database driver for {parsed.drivername}{hint}: {exc}") from exc
+        if self._sqlite:
+            event.listen(self._engine, "connect", self._sqlite_connect)
+            event.listen(self._engine, "begin", _sqlite_begin)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL with the password hidden, for logs."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for tools and tests; prefer the methods."""
+        return self._engine
+
+    def _sqlite_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (_sqlite_begin)
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def _unit(self, what: str, *, write: bool = False) -> Iterator[Session]:
+        """One unit of work; database errors leave it as a StoreError saying `what` failed."""
+        try:
+            with self._sessions() as session:
+                if write:
+                    session.connection(execution_options={_IMMEDIATE: True})
+                yield session
+                if write:
+                    session.commit()
+        except SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            err = StoreError(f"could not {what}: {type(exc).__name__}: {detail}")
+            err.retryable = not isinstance(exc, IntegrityError)
+            raise err from exc
+
+    @staticmethod
+    def _call(session: Session, call_id: str) -> CallRow:
+        row = session.get(CallRow, call_id)
+        if row is None:
+            raise _unknown(call_id)
+        return row
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (``alembic upgrade head``).
+
+        Safe to run on every start: a database already at head is left alone,
+        and on PostgreSQL nodes starting together wait for each other.
+        """
+        cfg = alembic_config()
+        try:
+            with self._engine.connect() as conn:
+                if self._sqlite:
+                    # Batch migrations copy and drop tables; with foreign keys on,
+                    # dropping `calls` would cascade into `call_events`.
+                    self._raw_sqlite(conn, "PRAGMA foreign_keys = OFF")
+                try:
+                    conn.execution_options(**{_IMMEDIATE: True})
+                    with conn.begin():
+                        if not self._sqlite:
+                            conn.execute(
+                                text("SELECT pg_advisory_xact_lock(:key)"),
+                                {"key": _PG_MIGRATION_LOCK},
+                            )
+                        cfg.attributes["connection"] = conn
+                        command.upgrade(cfg, "head")
+                finally:
+                    if self._sqlite:
+                        self._raw_sqlite(conn, "PRAGMA foreign_keys = ON")
+                if self._sqlite and self._raw_sqlite(conn, "PRAGMA foreign_key_check"):
+                    raise StoreError("migration left rows breaking foreign keys")
+        except (SQLAlchemyError, CommandError) as exc:
+            raise StoreError(f"could not migrate the store at {self.url}: {exc}") from exc
+
+    @staticmethod
+    def _raw_sqlite(conn: Connection, sql: str) -> list[Any]:
+        # Outside any transaction: PRAGMA foreign_keys is ignored inside one.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def call_started(self, info: CallInfo, node: str) -> None:
+        """Open the CDR of a new call handled by `node`."""
+        started = _aware(info.started_at, "started_at")
+        with self._unit(f"record the start of call {info.call_id}", write=True) as s:
+            s.add(
+                CallRow(
+                    id=info.call_id,
+                    node=node,
+                    direction=info.direction.value,
+                    from_uri=info.from_uri,
+                    to_uri=info.to_uri,
+                    sip_call_id=info.sip_call_id,
+                    started_at=started,
+                )
+            )
+
+    def call_answered(self, call_id: str, at: datetime, codec: str | None) -> None:
+        """Note when media started flowing and with which codec."""
+        _aware(at, "at")
+        with self._unit(f"record the answer of call {call_id}", write=True) as s:
+            row = self._call(s, call_id)
+            row.answered_at = at
+            if codec is not None:
+                row.codec = codec
+
+    def call_ended(
+        self, call_id: str, at: datetime, reason: EndReason, sip_code: int | None
+    ) -> None:
+        """Close the CDR: when, why and with which final SIP status."""
+        _aware(at, "at")
+        with self._unit(f"record the end of call {call_id}", write=True) as s:
+            row = self._call(s, call_id)
+            row.ended_at = at
+            row.end_reason = EndReason(reason).value
+            row.sip_code = sip_code
+
+    def recording_started(self, call_id: str, path: str) -> None:
+        """Note where the recording of a call is being written."""
+        with self._unit(f"record the recording of call {call_id}", write=True) as s:
+            self._call(s, call_id).recording_path = path
+
+    def recording_finished(
+        self, call_id: str, path: str, sha256: str, seconds: float, complete: bool
+    ) -> None:
+        """Note the finished recording: file, checksum, length and whether it is whole."""
+        with self._unit(f"record the recording of call {call_id}", write=True) as s:
+            row = self._call(s, call_id)
+            row.recording_path = path
+            row.recording_sha256 = sha256
+            row.recording_seconds = seconds
+            row.recording_complete = complete
+
+    def add_event(self, call_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+        """Append an event to a call; `data` must be JSON-able."""
+        _aware(at, "at")
+        with self._unit(f"add a {kind!r} event to call {call_id}", write=True) as s:
+            self._call(s, call_id)
+            s.add(CallEventRow(call_id=call_id, at=at, kind=kind, data=dict(data)))
+
+    def mark_incomplete(self, call_id: str, at: datetime) -> None:
+        """End a call its node lost track of (crash recovery), with reason ``incomplete``.
+
+        A call that has already ended is left as it is.
+        """
+        _aware(at, "at")
+        with self._unit(f"mark call {call_id} incomplete", write=True) as s:
+            row = self._call(s, call_id)
+            if row.ended_at is None:
+                row.ended_at = at
+                row.end_reason = EndReason.INCOMPLETE.value
+
+    def get_call(self, call_id: str) -> CallRecord | None:
+        """The CDR of one call, or None if there is none."""
+        with self._unit(f"read call {call_id}") as s:
+            row = s.get(CallRow, call_id)
+            return None if row is None else CallRecord.from_row(row)
+
+    def recent_calls(self, limit: int = 20) -> list[CallRecord]:
+        """The `limit` most recently started calls, newest first."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        query = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.id.desc())
+        with self._unit("read recent calls") as s:
+            return [CallRecord.from_row(r) for r in s.scalars(query.limit(limit))]
+
+    def events_for(self, call_id: str) -> list[EventRecord]:
+        """The events of a call, oldest first (ties in insertion order)."""
+        query = (
+            select(CallEventRow)
+            .where(CallEventRow.call_id == call_id)
+            .order_by(CallEventRow.at, CallEventRow.id)
+        )
+        with self._unit(f"read the events of call {call_id}") as s:
+            return [EventRecord.from_row(r) for r in s.scalars(query)]
+
+    def unfinished_calls(self, node: str) -> list[CallRecord]:
+        """Calls of `node` that never ended, oldest first: left over from a crash."""
+        query = (
+            select(CallRow)
+            .where(CallRow.node == node, CallRow.ended_at.is_(None))
+            .order_by(CallRow.started_at, CallRow.id)
+        )
+        with self._unit(f"read the unfinished calls of node {node}") as s:
+            return [CallRecord.from_row(r) for r in s.scalars(query)]
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+
+class AsyncStore:
+    """A `Store` for asyncio code: each method runs on one dedicated worker thread.
+
+    One thread means writes never contend with each other and the event loop
+    never waits on the database. Owns the wrapped store: `close()` closes it.
+    """
+
+    def __init__(self, store: Store) -> None:
+        """Wrap `store`; the worker thread starts with the first call."""
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    async def _run(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def migrate(self) -> None:
+        """See `Store.migrate`."""
+        await self._run(self.store.migrate)
+
+    async def call_started(self, info: CallInfo, node: str) -> None:
+        """See `Store.call_started`."""
+        await self._run(self.store.call_started, info, node)
+
+    async def call_answered(self, call_id: str, at: datetime, codec: str | None) -> None:
+        """See `Store.call_answered`."""
+        await self._run(self.store.call_answered, call_id, at, codec)
+
+    async def call_ended(
+        self, call_id: str, at: datetime, reason: EndReason, sip_code: int | None
+    ) -> None:
+        """See `Store.call_ended`."""
+        await self._run(self.store.call_ended, call_id, at, reason, sip_code)
+
+    async def recording_started(self, call_id: str, path: str) -> None:
+        """See `Store.recording_started`."""
+        await self._run(self.store.recording_started, call_id, path)
+
+    async def recording_finished(
+        self, call_id: str, path: str, sha256: str, seconds: float, complete: bool
+    ) -> None:
+        """See `Store.recording_finished`."""
+        await self._run(self.store.recording_finished, call_id, path, sha256, seconds, complete)
+
+    async def add_event(self, call_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+        """See `Store.add_event`."""
+        await self._run(self.store.add_event, call_id, kind, data, at)
+
+    async def mark_incomplete(self, call_id: str, at: datetime) -> None:
+        """See `Store.mark_incomplete`."""
+        await self._run(self.store.mark_incomplete, call_id, at)
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        """See `Store.get_call`."""
+        return await self._run(self.store.get_call, call_id)
+
+    async def recent_calls(self, limit: int = 20) -> list[CallRecord]:
+        """See `Store.recent_calls`."""
+        return await self._run(self.store.recent_calls, limit)
+
+    async def events_for(self, call_id: str) -> list[EventRecord]:
+        """See `Store.events_for`."""
+        return await self._run(self.store.events_for, call_id)
+
+    async def unfinished_calls(self, node: str) -> list[CallRecord]:
+        """See `Store.unfinished_calls`."""
+        return await self._run(self.store.unfinished_calls, node)
+
+    async def close(self) -> None:
+        """Close the store on its thread, then stop the thread."""
+        try:
+            await self._run(self.store.close)
+        finally:
+            self._executor.shutdown(wait=False)

@@ -1,0 +1,126 @@
+"""The engine node: settings, store, events, recordings and the SIP node, wired.
+
+:class:`Engine` is what ``callcenter serve`` runs. Until dialog flows land,
+an answered call hears the greeting and stays up (recorded) until the caller
+hangs up or ``engine.max_call_s`` passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from callcenter.call_journal import CallJournal
+from callcenter.core.call import EndReason
+from callcenter.core.errors import CallGone, MediaError, SettingsError
+from callcenter.core.events import Event, EventBus
+from callcenter.core.settings import Settings
+from callcenter.core.store import AsyncStore, Store
+from callcenter.events_wiring import make_event_bus
+from callcenter.greeting import chime
+from callcenter.recording_service import RecordingService, recover_crashed_calls
+from sip.call import SipCall, load_wav_pcm
+from sip.endpoint import EndpointFacts
+from sip.node import SipNode
+from sip.recording import RecordingWriter
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """One node of the call-center engine."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: AsyncStore | None = None
+        self.bus: EventBus | None = None
+        self.journal: CallJournal | None = None
+        self.writer: RecordingWriter | None = None
+        self.node: SipNode | None = None
+        self.facts: EndpointFacts | None = None
+        self._stopping = asyncio.Event()
+        self._greeting: dict[int, bytes] = {}
+
+    async def start(self) -> EndpointFacts:
+        """Open the store (migrating it), recover from a crash, start SIP."""
+        s = self.settings
+        s.node.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = AsyncStore(Store(s.store_url))
+        await self.store.migrate()
+        await recover_crashed_calls(self.store, s.node.name)
+        self.bus = make_event_bus(s.events, s.node.name)
+        await self.bus.start()
+        self.journal = CallJournal(self.store, self.bus, s.node.name)
+        self.journal.start()
+        opener = None
+        if s.recording.enabled:
+            self.writer = RecordingWriter(s.recording.flush_interval_s)
+            self.writer.start()
+            recordings = RecordingService(s.recordings_dir, self.writer, self.journal,
+                                          asyncio.get_running_loop())
+            opener = recordings.open_for
+        if s.engine.greeting is not None and not s.engine.greeting.is_file():
+            raise SettingsError(f"engine.greeting: no such file {s.engine.greeting}")
+        self.node = SipNode(s.sip, self.journal, self.handle_call, opener)
+        self.facts = await self.node.start()
+        await self.bus.publish(Event(kind="status", node=s.node.name, data={
+            "status": "started", "sip_port": self.facts.udp_port or self.facts.tcp_port,
+            "capacity": self.node.capacity, "pjsua2": self.facts.version}))
+        return self.facts
+
+    async def handle_call(self, call: SipCall) -> None:
+        """What an inbound call gets until dialog flows exist."""
+        await call.ring()
+        await call.answer()
+        assert call.media is not None
+        try:
+            call.play(await self._greeting_for(call.media.clock_rate))
+        except MediaError as exc:
+            log.error("call %s: greeting unavailable: %s", call.id, exc)
+        try:
+            await asyncio.wait_for(asyncio.shield(call.ended), self.settings.engine.max_call_s)
+        except TimeoutError:
+            await call.hangup(EndReason.ENGINE_HANGUP)
+        except CallGone:
+            pass
+
+    async def _greeting_for(self, rate: int) -> bytes:
+        if rate not in self._greeting:
+            path: Path | None = self.settings.engine.greeting
+            self._greeting[rate] = (await asyncio.to_thread(load_wav_pcm, path, rate)
+                                    if path else chime(rate))
+        return self._greeting[rate]
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to return (signal handlers call this)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Serve until SIGINT/SIGTERM, then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self._stopping.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Hang up every call with BYE, seal recordings, flush the journal."""
+        log.info("shutting down")
+        if self.node is not None:
+            await self.node.stop()
+            self.node = None
+        if self.journal is not None:
+            await self.journal.close()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.stop)
+        if self.bus is not None:
+            await self.bus.close()
+        if self.store is not None:
+            await self.store.close()
+        log.info("stopped")

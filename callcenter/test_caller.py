@@ -1,0 +1,111 @@
+"""The built-in test caller behind ``callcenter dial``.
+
+A second pjsua2 endpoint (in its own process) that dials a URI, plays a WAV
+into the call, sends DTMF digits and records what it hears, so a newcomer can
+try the engine without a softphone, and tests can assert on real audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from callcenter.core.call import EndReason
+from callcenter.core.errors import CallFailed
+from callcenter.core.settings import Settings
+from sip.call import SipCall
+from sip.node import SipNode
+from sip.sip_uri import host_of
+
+
+class _Quiet:
+    def on_call_event(self, call: SipCall, kind: str, data: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class DialOutcome:
+    """What happened on a test call."""
+
+    status: str  # answered | busy | no_answer | failed
+    sip_code: int | None
+    codec: str | None = None
+    clock_rate: int | None = None
+    heard_seconds: float = 0.0
+    ended_by: str | None = None  # "caller" (us) or "remote"
+    recording: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bind_address_for(uri: str) -> str:
+    """Loopback targets are called from 127.0.0.1 (RTP must come back there)."""
+    host = host_of(uri)
+    with contextlib.suppress(ValueError):
+        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+            return "127.0.0.1"
+    return "0.0.0.0"
+
+
+async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
+               dtmf: str = "", record: Path | None = None, duration: float | None = None,
+               dtmf_delay: float = 0.5) -> DialOutcome:
+    """Call `uri`, play, send digits, record; hang up after `duration` seconds."""
+    node = SipNode(settings.sip, _Quiet())
+    await node.start()
+    try:
+        try:
+            call = await node.dial(uri)
+        except CallFailed as exc:
+            status = "busy" if exc.sip_code in (486, 600) else (
+                "no_answer" if exc.sip_code in (408, 480, 487) else "failed")
+            return DialOutcome(status=status, sip_code=exc.sip_code, error=str(exc))
+        assert call.media is not None
+        rate = call.media.clock_rate
+        heard = bytearray()
+
+        async def listen() -> None:
+            async for frame in call.frames():
+                heard.extend(frame)
+
+        listener = asyncio.create_task(listen())
+        played = 0.0
+        if wav is not None:
+            await call.play_wav(wav)
+            with wave.open(str(wav), "rb") as w:
+                played = w.getnframes() / w.getframerate()
+        if dtmf:
+            await asyncio.sleep(dtmf_delay)
+            for digit in dtmf:
+                await call.send_dtmf(digit)
+                await asyncio.sleep(0.25)
+        wait = duration if duration is not None else max(played + 0.5, 3.0)
+        ended_by = "remote"
+        try:
+            await asyncio.wait_for(asyncio.shield(call.ended), wait)
+        except TimeoutError:
+            ended_by = "caller"
+            await call.hangup(EndReason.CALLER_HANGUP)
+        end = await node.wait_ended(call)
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        if record is not None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            with wave.open(str(record), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(rate)
+                out.writeframes(bytes(heard))
+        return DialOutcome(status="answered", sip_code=end.sip_code, codec=call.media.codec,
+                           clock_rate=rate, heard_seconds=len(heard) / 2 / rate,
+                           ended_by=ended_by, recording=str(record) if record else None)
+    finally:
+        await node.stop()
