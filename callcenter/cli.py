@@ -33,6 +33,7 @@ def _settings(config_file: Path | None, **overrides: Any) -> Settings:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @click.group()

@@ -8,8 +8,10 @@ hangs up or ``engine.max_call_s`` passes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+import threading
 from pathlib import Path
 
 from callcenter.call_journal import CallJournal
@@ -42,6 +44,7 @@ class Engine:
         self.facts: EndpointFacts | None = None
         self._stopping = asyncio.Event()
         self._greeting: dict[int, bytes] = {}
+        self._status_tasks: set[asyncio.Task[dict[str, int]]] = set()
 
     async def start(self) -> EndpointFacts:
         """Open the store (migrating it), recover from a crash, start SIP."""
@@ -102,12 +105,28 @@ class Engine:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGUSR1, self._log_status_soon)
         try:
             await self._stopping.wait()
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+    def _log_status_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.log_status())
+        self._status_tasks.add(task)
+        task.add_done_callback(self._status_tasks.discard)
+
+    async def log_status(self) -> dict[str, int]:
+        """Log (and return) the node's resource use as one JSON line (SIGUSR1)."""
+        status = {"threads": threading.active_count(), "fds": _open_fds()}
+        if self.node is not None:
+            stats = await self.node.stats()
+            status.update(active_calls=stats.active_calls, capacity=stats.capacity,
+                          conf_ports=stats.conf_ports)
+        log.info("node status %s", json.dumps(status, sort_keys=True))
+        return status
 
     async def stop(self) -> None:
         """Hang up every call with BYE, seal recordings, flush the journal."""
@@ -124,3 +143,10 @@ class Engine:
         if self.store is not None:
             await self.store.close()
         log.info("stopped")
+
+
+def _open_fds() -> int:
+    try:
+        return sum(1 for _ in Path("/proc/self/fd").iterdir())
+    except OSError:
+        return -1

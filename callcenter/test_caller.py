@@ -76,6 +76,7 @@ async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
                 heard.extend(frame)
 
         listener = asyncio.create_task(listen())
+        answered_at = asyncio.get_running_loop().time()
         played = 0.0
         if wav is not None:
             await call.play_wav(wav)
@@ -87,9 +88,10 @@ async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
                 await call.send_dtmf(digit)
                 await asyncio.sleep(0.25)
         wait = duration if duration is not None else max(played + 0.5, 3.0)
+        remaining = answered_at + wait - asyncio.get_running_loop().time()
         ended_by = "remote"
         try:
-            await asyncio.wait_for(asyncio.shield(call.ended), wait)
+            await asyncio.wait_for(asyncio.shield(call.ended), max(remaining, 0.0))
         except TimeoutError:
             ended_by = "caller"
             await call.hangup(EndReason.CALLER_HANGUP)

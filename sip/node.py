@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ class SipNode:
     def _offered(self, account: _Account, prm: Any) -> None:
         message = str(prm.rdata.wholeMsg)
         info = CallInfo(call_id=new_call_id(), direction=Direction.INBOUND,
-                        from_uri=_header(message, ("From", "f")),
+                        from_uri=_strip_tag(_header(message, ("From", "f"))),
                         to_uri=message.split(" ", 2)[1] if " " in message else "",
                         sip_call_id=_header(message, ("Call-ID", "i")))
         sip_call = SipCall(info, self.thread, self.loop, self.observer)
@@ -333,3 +334,8 @@ def _header(message: str, names: tuple[str, ...]) -> str:
         if name.strip().lower() in {n.lower() for n in names}:
             return value.strip()
     return ""
+
+
+def _strip_tag(name_addr: str) -> str:
+    """A From value without its dialog tag (it says nothing about the caller)."""
+    return re.sub(r";\s*tag=[^;>\s]*", "", name_addr)

@@ -1,0 +1,31 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import EngineProcess
+
+
+@pytest.fixture
+def engine_factory(tmp_path: Path) -> Iterator[type[EngineProcess] | object]:
+    """Start engines in subprocesses; all are stopped after the test."""
+    started: list[EngineProcess] = []
+
+    def make(settings: dict[str, object] | None = None, name: str = "engine") -> EngineProcess:
+        engine = EngineProcess(tmp_path / name, settings)  # type: ignore[arg-type]
+        started.append(engine)
+        return engine.start()
+
+    yield make
+    for engine in started:
+        engine.stop()
+
+
+@pytest.fixture
+def engine(engine_factory: object) -> EngineProcess:
+    """One engine with default test settings."""
+    return engine_factory()  # type: ignore[operator, no-any-return]

@@ -1,0 +1,1 @@
+"""Shared test support: real engine processes, the test caller, audio checks."""
