@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,18 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
         log.log(py_level, "%s", str(entry.msg).rstrip())
 
 
+class _Endpoint(pj.Endpoint):  # type: ignore[misc]
+    """Reports INVITEs that pjsua refused before any account saw them
+    (at its compiled-in call limit it answers 486 "Too many calls" itself)."""
+
+    def __init__(self, on_rejected: Callable[[Any], None]) -> None:
+        super().__init__()
+        self._on_rejected = on_rejected
+
+    def onRejectedIncomingCall(self, prm: Any) -> None:  # noqa: N802 (pjsua2 name)
+        self._on_rejected(prm)
+
+
 @dataclass(frozen=True)
 class EndpointFacts:
     """What the running endpoint can do, probed after start."""
@@ -46,64 +59,71 @@ class EndpointFacts:
     host: str
 
 
-def create_endpoint(settings: SipSettings) -> tuple[Any, EndpointFacts, list[Any]]:
+def create_endpoint(settings: SipSettings, on_rejected: Callable[[Any], None]
+                    ) -> tuple[Any, EndpointFacts, list[Any]]:
     """Create, configure and start the endpoint. SIP thread only.
 
-    Returns the endpoint, the probed facts and objects that must stay
-    referenced until ``libDestroy`` (the log writer).
+    `on_rejected` receives pjsua's ``OnRejectedIncomingCallParam`` for calls
+    it refused itself. Returns the endpoint, the probed facts and objects
+    that must stay referenced until ``libDestroy`` (the log writer).
     """
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    ua = cfg.uaConfig
-    ua.maxCalls = WANTED_MAX_CALLS
-    ua.threadCnt = 0
-    ua.mainThreadOnly = False
-    ua.userAgent = settings.user_agent
-    writer = _LogWriter()
-    cfg.logConfig.writer = writer
-    cfg.logConfig.level = 4 if log.isEnabledFor(logging.DEBUG) else 3
-    cfg.logConfig.consoleLevel = 0
-    cfg.logConfig.decor = 0
-    med = cfg.medConfig
-    med.clockRate = settings.clock_rate
-    med.sndClockRate = settings.clock_rate
-    med.noVad = True
-    med.ecTailLen = 0
-    med.ptime = 20
-    med.threadCnt = 1
-    med.hasIoqueue = True
-    ep.libInit(cfg)
-    ep.audDevManager().setNullDev()
+    _lib().pj_log_set_level(0)  # quiet until our log writer is installed
+    ep = _Endpoint(on_rejected)
+    try:
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        ua = cfg.uaConfig
+        ua.maxCalls = WANTED_MAX_CALLS
+        ua.threadCnt = 0
+        ua.mainThreadOnly = False
+        ua.userAgent = settings.user_agent
+        writer = _LogWriter()
+        cfg.logConfig.writer = writer
+        cfg.logConfig.level = 4 if log.isEnabledFor(logging.DEBUG) else 3
+        cfg.logConfig.consoleLevel = 0
+        cfg.logConfig.decor = 0
+        med = cfg.medConfig
+        med.clockRate = settings.clock_rate
+        med.sndClockRate = settings.clock_rate
+        med.noVad = True
+        med.ecTailLen = 0
+        med.ptime = 20
+        med.threadCnt = 1
+        med.hasIoqueue = True
+        ep.libInit(cfg)
+        ep.audDevManager().setNullDev()
 
-    udp_port = tcp_port = None
-    port = settings.port
-    for kind in settings.transports:
-        tcfg = pj.TransportConfig()
-        tcfg.port = port
-        if settings.host not in ("", "0.0.0.0"):
-            tcfg.boundAddress = settings.host
-        if settings.public_address:
-            tcfg.publicAddress = settings.public_address
-        ttype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
-        try:
-            tid = ep.transportCreate(ttype, tcfg)
-        except pj.Error as exc:
-            raise SettingsError(
-                f"cannot open SIP {kind.upper()} on {settings.host}:{port} "
-                f"(setting sip.port / sip.host): {exc.info()}") from None
-        actual = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
-        if kind == "udp":
-            udp_port = actual
-        else:
-            tcp_port = actual
-        port = actual  # both transports share the port chosen first
-    _set_codecs(ep, settings.codecs)
-    ep.libStart()
-    facts = EndpointFacts(version=str(ep.libVersion().full), max_calls=_probe_max_calls(),
-                          max_conf_ports=_probe_conf_ports(),
-                          udp_port=udp_port, tcp_port=tcp_port,
-                          host=settings.public_address or settings.host)
+        udp_port = tcp_port = None
+        port = settings.port
+        for kind in settings.transports:
+            tcfg = pj.TransportConfig()
+            tcfg.port = port
+            if settings.host not in ("", "0.0.0.0"):
+                tcfg.boundAddress = settings.host
+            if settings.public_address:
+                tcfg.publicAddress = settings.public_address
+            ttype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
+            try:
+                tid = ep.transportCreate(ttype, tcfg)
+            except pj.Error as exc:
+                raise SettingsError(
+                    f"cannot open SIP {kind.upper()} on {settings.host}:{port} "
+                    f"(settings sip.host, sip.port): {exc.reason}") from None
+            actual = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+            if kind == "udp":
+                udp_port = actual
+            else:
+                tcp_port = actual
+            port = actual  # both transports share the port chosen first
+        _set_codecs(ep, settings.codecs)
+        ep.libStart()
+        facts = EndpointFacts(version=str(ep.libVersion().full), max_calls=_probe_max_calls(),
+                              max_conf_ports=_probe_conf_ports(),
+                              udp_port=udp_port, tcp_port=tcp_port,
+                              host=settings.public_address or settings.host)
+    except BaseException:
+        ep.libDestroy()  # leave no half-started endpoint behind
+        raise
     return ep, facts, [writer]
 
 

@@ -85,7 +85,11 @@ class SipNode:
     async def start(self) -> EndpointFacts:
         """Start the SIP thread, the endpoint, transports and accounts."""
         self.thread.start()
-        facts = await self.thread.run(self._start_on_thread)
+        try:
+            facts = await self.thread.run(self._start_on_thread)
+        except BaseException:
+            self.thread.stop()
+            raise
         self.facts = facts
         self.capacity = min(self.settings.max_calls, facts.max_calls)
         if self.settings.max_calls > facts.max_calls:
@@ -97,7 +101,7 @@ class SipNode:
         return facts
 
     def _start_on_thread(self) -> EndpointFacts:
-        self._ep, facts, self._keep = create_endpoint(self.settings)
+        self._ep, facts, self._keep = create_endpoint(self.settings, self._refused_by_pjsua)
         self._add_account("local", f"sip:{self.settings.user_agent.split('/')[0]}@"
                           f"{facts.host}:{facts.udp_port or facts.tcp_port}", default=True)
         for trunk in self.settings.trunks:
@@ -186,6 +190,26 @@ class SipNode:
             call.respond(480, "Temporarily Unavailable")
         else:
             self.loop.call_soon_threadsafe(self._spawn, sip_call)
+
+    def _refused_by_pjsua(self, prm: Any) -> None:
+        """SIP thread: an INVITE pjsua answered itself (486 at its call limit,
+        for instance); journal it like any refused call."""
+        message = str(prm.rdata.wholeMsg)
+        info = CallInfo(call_id=new_call_id(), direction=Direction.INBOUND,
+                        from_uri=_strip_tag(str(prm.remoteInfo)),
+                        to_uri=message.split(" ", 2)[1] if " " in message else "",
+                        sip_call_id=_header(message, ("Call-ID", "i")))
+        code, text = int(prm.statusCode), str(prm.reason)
+        log.warning("INVITE from %s refused by pjsua: %d %s", info.from_uri, code, text)
+
+        def journal() -> None:
+            call = SipCall(info, self.thread, self.loop, self.observer)
+            self.observer.on_call_event(call, "offered", {"from": info.from_uri,
+                                                          "to": info.to_uri})
+            call.hangup_reason = EndReason.REJECTED
+            call._on_ended(CallEnd(EndReason.REJECTED, code, text))
+
+        self.loop.call_soon_threadsafe(journal)
 
     def _spawn(self, call: SipCall) -> None:
         assert self.on_incoming is not None
