@@ -130,8 +130,8 @@ class SipCall:
         if self.leg is not None:
             self.leg.inbox.close()
             self.leg.outbox.clear()
-        for fut in (self.answered, self.media_ready):
-            if not fut.done():
+        for fut in (self.answered, self.media_ready, self._transfer):
+            if fut is not None and not fut.done():
                 fut.set_exception(CallGone(f"call ended: {end.reason} ({end.sip_code})"))
                 fut.exception()  # mark retrieved: nobody may be waiting
         if not self.ended.done():
@@ -184,7 +184,8 @@ class SipCall:
     async def transfer(self, target: str, timeout: float = 30.0) -> int:
         """Blind transfer with REFER; returns the final NOTIFY status code.
 
-        On a 2xx the call is hung up here (reason ``transferred``).
+        On a 2xx the call is hung up here (reason ``transferred``). Raises
+        :class:`CallGone` if the call ends before the final NOTIFY.
         """
         self._transfer = self._loop.create_future()
         await self._on_pj(lambda c: c.refer(target))

@@ -106,7 +106,9 @@ class SipNode:
                           f"{facts.host}:{facts.udp_port or facts.tcp_port}", default=True)
         for trunk in self.settings.trunks:
             cfg = pj.AccountConfig()
-            cfg.idUri = trunk_target(trunk.caller_id or trunk.username or "anonymous", trunk)
+            # Register under the login name (providers match it against the
+            # credentials); the caller ID goes in each INVITE's From instead.
+            cfg.idUri = trunk_target(trunk.username or trunk.caller_id or "anonymous", trunk)
             cfg.regConfig.registrarUri = trunk.registrar
             cfg.regConfig.registerOnAdd = trunk.registration
             if trunk.proxy:
@@ -263,8 +265,12 @@ class SipNode:
         if account_name not in self._accounts:
             raise SettingsError(f"unknown trunk {trunk!r}; configured: "
                                 f"{[t.name for t in self.settings.trunks]}")
+        caller_id = None
         if trunk is not None:
-            uri = trunk_target(uri, next(t for t in self.settings.trunks if t.name == trunk))
+            trunk_settings = next(t for t in self.settings.trunks if t.name == trunk)
+            uri = trunk_target(uri, trunk_settings)
+            if trunk_settings.caller_id:
+                caller_id = trunk_target(trunk_settings.caller_id, trunk_settings)
         info = CallInfo(call_id=new_call_id(), direction=Direction.OUTBOUND,
                         from_uri="", to_uri=uri)
         sip_call = SipCall(info, self.thread, self.loop, self.observer)
@@ -274,8 +280,11 @@ class SipNode:
                 raise CapacityError(f"node is at its limit of {self.capacity} calls")
             account = self._accounts[account_name]
             call = PjCall(self, account, sip_call)
+            prm = pj.CallOpParam(True)
+            if caller_id:
+                prm.txOption.localUri = caller_id
             try:
-                call.makeCall(uri, pj.CallOpParam(True))
+                call.makeCall(uri, prm)
             except pj.Error as exc:
                 raise CallFailed(f"cannot dial {uri}: {exc.reason}", None) from None
             sip_call.pj = call
