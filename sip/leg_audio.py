@@ -15,6 +15,13 @@ Per leg, two ports join the bridge next to the call's own stream:
 
 ``a.hear(b)`` routes leg b's voice to leg a (and to a's tap). Bridging,
 listen-only, whisper and barge are compositions of it.
+
+Ports are never deleted while the bridge runs. pjmedia removes a conference
+port asynchronously, on its clock thread, so deleting the Python object
+frees memory the clock may still be calling into (seen: aborts and
+segfaults under load). Instead a :class:`PortPool` keeps released ports,
+unbound and silent, and rebinds them to the next leg; the pool is bounded by
+the node's peak of concurrent legs, and emptied only after the clock stops.
 """
 
 from __future__ import annotations
@@ -44,36 +51,43 @@ def frame_bytes(clock_rate: int) -> int:
 
 
 class _EnginePort(pj.AudioMediaPort):  # type: ignore[misc]
-    def __init__(self, leg: LegAudio) -> None:
+    """Caller voice in (to asyncio and channel 1), engine audio out."""
+
+    def __init__(self, io: FrameIO, clock_rate: int) -> None:
         super().__init__()
-        self._io = leg.io
-        self._inbox = leg.inbox
-        self._outbox = leg.outbox
-        self._leg = leg
-        self._silence = bytes(leg.frame_bytes)
+        self._io = io
+        self._silence = bytes(frame_bytes(clock_rate))
+        self.leg: LegAudio | None = None  # rebound by the pool; None = idle
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 (pjsua2 name)
+        leg = self.leg
+        if leg is None:
+            return
         data = self._io.read(frame) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
         if len(data) != len(self._silence):
             data = self._silence
-        self._inbox.put(data)
-        recording = self._leg.recording
+        leg.inbox.put(data)
+        recording = leg.recording
         if recording is not None:
             recording.add_caller(data)
 
     def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
-        self._io.write(frame, self._outbox.pull())
+        leg = self.leg
+        self._io.write(frame, leg.outbox.pull() if leg is not None else self._silence)
 
 
 class _HeardTap(pj.AudioMediaPort):  # type: ignore[misc]
-    def __init__(self, leg: LegAudio) -> None:
+    """Everything the caller hears, mixed by the bridge (channel 2)."""
+
+    def __init__(self, io: FrameIO, clock_rate: int) -> None:
         super().__init__()
-        self._io = leg.io
-        self._leg = leg
-        self._silence = bytes(leg.frame_bytes)
+        self._io = io
+        self._silence = bytes(frame_bytes(clock_rate))
+        self.leg: LegAudio | None = None
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
-        recording = self._leg.recording
+        leg = self.leg
+        recording = leg.recording if leg is not None else None
         if recording is None:
             return
         data = self._io.read(frame) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
@@ -83,18 +97,58 @@ class _HeardTap(pj.AudioMediaPort):  # type: ignore[misc]
         self._io.write(frame, self._silence)
 
 
+class PortPool:
+    """Media ports kept for reuse, per clock rate (SIP thread only)."""
+
+    def __init__(self, io: FrameIO) -> None:
+        self.io = io
+        self._idle: dict[int, list[tuple[_EnginePort, _HeardTap]]] = {}
+        self._all: list[tuple[_EnginePort, _HeardTap]] = []
+
+    def acquire(self, leg: LegAudio) -> tuple[_EnginePort, _HeardTap]:
+        """A port pair bound to `leg`, reused if one is idle at its rate."""
+        idle = self._idle.setdefault(leg.clock_rate, [])
+        if idle:
+            pair = idle.pop()
+        else:
+            fmt = pj.MediaFormatAudio()
+            fmt.init(pj.PJMEDIA_FORMAT_PCM, leg.clock_rate, 1, FRAME_MS * 1000, 16)
+            pair = (_EnginePort(self.io, leg.clock_rate), _HeardTap(self.io, leg.clock_rate))
+            n = len(self._all)
+            pair[0].createPort(f"engine{n}", fmt)
+            pair[1].createPort(f"heard{n}", fmt)
+            self._all.append(pair)
+        pair[0].leg = pair[1].leg = leg
+        return pair
+
+    def release(self, pair: tuple[_EnginePort, _HeardTap], clock_rate: int) -> None:
+        """Unbind a pair (it goes silent at once) and keep it for the next leg."""
+        pair[0].leg = pair[1].leg = None
+        self._idle.setdefault(clock_rate, []).append(pair)
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    def destroy(self) -> None:
+        """Delete every port; only once the conference clock has stopped."""
+        for engine, tap in self._all:
+            engine.leg = tap.leg = None
+        self._idle.clear()
+        self._all.clear()
+
+
 class LegAudio:
     """Ports and routes of one leg; create, attach and detach on the SIP thread."""
 
-    def __init__(self, io: FrameIO, clock_rate: int, inbox: FrameInbox,
-                 outbox: FrameOutbox, name: str) -> None:
-        self.io = io
+    def __init__(self, pool: PortPool, clock_rate: int, inbox: FrameInbox,
+                 outbox: FrameOutbox) -> None:
+        self.pool = pool
         self.clock_rate = clock_rate
         self.frame_bytes = frame_bytes(clock_rate)
         self.inbox = inbox
         self.outbox = outbox
         self.recording: RecordingSink | None = None
-        self._name = name
         self._stream: Any = None
         self._engine: _EnginePort | None = None
         self._tap: _HeardTap | None = None
@@ -107,12 +161,7 @@ class LegAudio:
     def attach(self, stream: Any) -> None:
         """Join the bridge with the call's audio `stream` (a pjsua2 AudioMedia)."""
         if self._engine is None:
-            fmt = pj.MediaFormatAudio()
-            fmt.init(pj.PJMEDIA_FORMAT_PCM, self.clock_rate, 1, FRAME_MS * 1000, 16)
-            self._engine = _EnginePort(self)
-            self._engine.createPort(f"eng-{self._name}", fmt)
-            self._tap = _HeardTap(self)
-            self._tap.createPort(f"tap-{self._name}", fmt)
+            self._engine, self._tap = self.pool.acquire(self)
         if self._stream is not None:  # re-attach after re-INVITE: routes move
             self._unroute_stream()
         self._stream = stream
@@ -156,7 +205,9 @@ class LegAudio:
             self.stop_hearing(other)
         self._unroute_stream()
         self._stream = None
-        # Deleting the SWIG proxies removes the ports from the bridge.
+        if self._engine is not None and self._tap is not None:
+            _stop(self._engine, self._tap)
+            self.pool.release((self._engine, self._tap), self.clock_rate)
         self._engine = None
         self._tap = None
 

@@ -127,8 +127,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
         rate = int(info.codecClockRate) or self.node.clock_rate
         if self.leg is None:
             inbox, outbox = new_leg_buffers(self._loop, rate)
-            self.leg = LegAudio(self.node.frame_io, rate, inbox, outbox,
-                                self.sip_call.id[:8])
+            self.leg = LegAudio(self.node.port_pool, rate, inbox, outbox)
             self.leg.recording = self.node.recording_for(self.sip_call, rate)
         self.leg.attach(stream)
         self.last_rx = time.monotonic()
