@@ -15,3 +15,4 @@ bench:
 	./scripts/bootstrap --test
 	.venv/bin/python bench/media_frame_cost.py
 	.venv/bin/python bench/media_loop_health.py
+	.venv/bin/python bench/bridge_leg_cost.py

@@ -197,7 +197,8 @@ class LegAudio:
         return frozenset(self._hearing)
 
     def detach(self, others: list[LegAudio]) -> None:
-        """Leave the bridge: drop every route to and from this leg, destroy ports."""
+        """Leave the bridge: drop every route to and from this leg, release its
+        ports to the pool."""
         for other in others:
             if self in other._hearing:
                 other.stop_hearing(self)
