@@ -151,3 +151,23 @@ async def test_hold_and_unhold(node: Any, tmp_path: Path) -> None:
     assert result["ended_by"] == "caller"
     kinds = [kind for call_id, kind in observer.events if call_id == call.id]
     assert kinds.index("hold") < kinds.index("unhold") < kinds.index("ended")
+
+
+async def test_playback_stops_at_once(node: Any, tmp_path: Path) -> None:
+    sip_node, arrived, _ = node
+    assert sip_node.facts is not None
+    heard_path = tmp_path / "p-heard.wav"
+    proc = start_dial(f"sip:p@127.0.0.1:{sip_node.facts.udp_port}", "--record",
+                      str(heard_path), "--duration", "4")
+    async with asyncio.timeout(15):
+        call = await arrived.get()
+        played = call.play(tone(1000.0, 10.0).tobytes())
+        await asyncio.sleep(1.5)
+        call.stop_audio()
+        assert await played is False
+    await asyncio.to_thread(dial_result, proc)
+    samples, rate = read_wav(heard_path)
+    loud = abs(samples[:, 0].astype(int)) > 2000
+    last_loud = int(loud.nonzero()[0].max()) / rate
+    assert 1.2 < last_loud < 1.9  # ~1.5 s after the answer, plus path latency
+    assert not loud[int(rate * 2.0):].any()
