@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import wave
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,9 @@ class SipCall:
         self.state = CallState.RINGING
         self.media: MediaInfo | None = None
         self.leg: LegAudio | None = None
-        self.pj: PjCall | None = None  # owned by the SIP thread; never touch it here
+        # A weak reference: the node owns the pjsua2 call, and it must be
+        # destroyed on the SIP thread while it still owns its call slot.
+        self._pj: weakref.ref[PjCall] | None = None
         self._thread = thread
         self._loop = loop
         self._observer = observer
@@ -79,6 +82,10 @@ class SipCall:
         self.media_ready: asyncio.Future[None] = loop.create_future()
         self.hangup_reason: EndReason | None = None
         self._transfer: asyncio.Future[int] | None = None
+
+    def bind(self, pj_call: PjCall) -> None:
+        """Attach the pjsua2 side (SIP thread)."""
+        self._pj = weakref.ref(pj_call)
 
     @property
     def id(self) -> str:
@@ -143,9 +150,10 @@ class SipCall:
     # -- call control ---------------------------------------------------------
     async def _on_pj(self, action: Callable[[PjCall], Any]) -> Any:
         def job() -> Any:
-            if self.pj is None:
+            pj_call = self._pj() if self._pj is not None else None
+            if pj_call is None or pj_call.disconnected:
                 raise CallGone(f"call {self.id} has ended")
-            return action(self.pj)
+            return action(pj_call)
 
         return await self._thread.run(job)
 

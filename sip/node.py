@@ -194,7 +194,7 @@ class SipNode:
                         sip_call_id=_header(message, ("Call-ID", "i")))
         sip_call = SipCall(info, self.thread, self.loop, self.observer)
         call = PjCall(self, account, sip_call, prm.callId)
-        sip_call.pj = call
+        sip_call.bind(call)
         self._calls[call.getId()] = call
         self.loop.call_soon_threadsafe(self.observer.on_call_event, sip_call, "offered",
                                        {"from": info.from_uri, "to": info.to_uri})
@@ -244,18 +244,16 @@ class SipNode:
             await call.hangup(EndReason.ENGINE_HANGUP)
 
     def _call_disconnected(self, call: PjCall) -> None:
-        """SIP thread, from the DISCONNECTED callback: leave the bridge now,
-        drop the pjsua2 object on the next turn (not inside its own callback)."""
+        """SIP thread, inside the DISCONNECTED callback: leave the bridge and
+        drop the node's reference, so the pjsua2 object is destroyed as the
+        callback returns (pjsua2's ``delete this`` pattern). Destroying it any
+        later is wrong: pjsua may already have given its call slot to a new
+        INVITE, and ``~Call`` would hang that one up."""
         if call.leg is not None:
             call.leg.detach([c.leg for c in self._calls.values() if c.leg is not None])
-        call_id = call.getId()
-
-        def forget() -> None:
-            if self._calls.get(call_id) is call:
+        for call_id, known in list(self._calls.items()):
+            if known is call:
                 del self._calls[call_id]
-            call.sip_call.pj = None
-
-        self.thread.submit(forget)
 
     def recording_for(self, call: SipCall, clock_rate: int) -> RecordingSink | None:
         """The recording sink of a call whose media just started (SIP thread)."""
@@ -302,7 +300,7 @@ class SipNode:
                 call.makeCall(uri, prm)
             except pj.Error as exc:
                 raise CallFailed(f"cannot dial {uri}: {exc.reason}", None) from None
-            sip_call.pj = call
+            sip_call.bind(call)
             self._calls[call.getId()] = call
             info.from_uri = str(account.getInfo().uri)
             info.sip_call_id = str(call.getInfo().callIdString)

@@ -67,7 +67,10 @@ class PjCall(pj.Call):  # type: ignore[misc]
         if self.disconnected:
             return
         prm = pj.CallOpParam()
-        unanswered = self.getInfo().state < pj.PJSIP_INV_STATE_CONFIRMED
+        try:
+            unanswered = self.getInfo().state < pj.PJSIP_INV_STATE_CONFIRMED
+        except pj.Error:
+            return  # pjsua has already let go of this call
         if unanswered and self.sip_call.info.direction == Direction.INBOUND:
             prm.statusCode = 480  # an outbound one is CANCELled by pjsua itself
         self.hangup(prm)
