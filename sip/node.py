@@ -28,6 +28,7 @@ from sip.call import CallEnd, CallObserver, SipCall
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
 from sip.frame_io import FrameIO
 from sip.leg_audio import PortPool, RecordingSink
+from sip.overload_guard import OverloadGuard
 from sip.pj_call import PjCall
 from sip.sip_thread import SipThread
 from sip.sip_uri import request_uri_user, trunk_target
@@ -85,6 +86,7 @@ class SipNode:
         self._accounts: dict[str, _Account] = {}
         self._calls: dict[int, PjCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._guard: OverloadGuard | None = None
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> EndpointFacts:
@@ -132,6 +134,10 @@ class SipNode:
             account = _Account(self, trunk.name)
             account.create(cfg)
             self._accounts[trunk.name] = account
+        # Below pjsua's own limit, _offered refuses (and journals) calls over
+        # sip.max_calls; at that limit pjsua would answer 486 before us.
+        self._guard = OverloadGuard(lambda: facts.max_calls, self.settings.busy_code)
+        self._guard.register()
         ep = self._ep
         self.thread.set_poller(lambda: ep.libHandleEvents(5))
         self.thread.every(1.0, self._watch_media)
@@ -179,6 +185,8 @@ class SipNode:
         # Stop the conference clock before any port is deleted (see PortPool).
         self._ep.audDevManager().setNoDev()
         self.port_pool.destroy()
+        if self._guard is not None:
+            self._guard.unregister()
         for account in self._accounts.values():
             account.shutdown()
         self._accounts.clear()

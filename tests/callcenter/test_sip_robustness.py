@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 import warnings
 from collections import defaultdict
@@ -28,6 +29,7 @@ from tests.support.sipp import (
     receive,
     run_sipp,
     silent_uac,
+    sipp_cmd,
     status_of,
     udp_socket,
 )
@@ -329,3 +331,24 @@ def test_churn_at_full_capacity(engine_factory: EngineFactory, tmp_path: Path) -
     assert result.successful >= 150, str(result)  # a few 503s at the limit are fair
     steady_status(engine)
     assert all(r.end_reason is not None for r in ended_records(engine, result.successful))
+
+
+def test_invites_beyond_the_pjsua_limit_get_503_with_retry_after(
+        engine_factory: EngineFactory, tmp_path: Path) -> None:
+    engine = engine_factory()  # sip.max_calls 4 = what the stock wheel allows
+    capacity = engine.status()["capacity"]
+    messages = tmp_path / "messages.log"
+    cmd = sipp_cmd(engine.port, calls=capacity + 2, limit=capacity + 2, rate=50,
+                   pause_ms=2000, timeout_s=20)
+    subprocess.run([*cmd, "-trace_msg", "-message_file", str(messages)], cwd=tmp_path,
+                   capture_output=True, timeout=40, stdin=subprocess.DEVNULL)
+
+    trace = messages.read_text(errors="replace")
+    refusals = [block for block in trace.split("\n-----") if "\nSIP/2.0 503 " in block]
+    refused_calls = {re.search(r"^Call-ID: *(\S+)", b, re.M | re.I).group(1)  # type: ignore[union-attr]
+                     for b in refusals}
+    assert len(refused_calls) == 2, trace[-3000:]  # (sipp may provoke a retransmission)
+    assert all(re.search(r"^Retry-After: \d+", b, re.M) for b in refusals)
+    assert not re.search(r"^SIP/2\.0 486 ", trace, re.M)
+    assert len(re.findall(r"^SIP/2\.0 200 OK", trace, re.M)) >= 2 * capacity  # INVITE + BYE
+    assert_alive(engine)
