@@ -1,5 +1,8 @@
 """The store against real databases: an SQLite file and a throwaway PostgreSQL server.
 
+Covers the migrations (from empty, and from 0001 with data in it), the call
+detail records and events, the transcripts (turns) and the business records.
+
 The PostgreSQL server is started once per session from the Debian package
 `postgresql` (initdb + pg_ctl in a temporary folder); each test gets a new
 database on it. Without the package the PostgreSQL cases fail, not skip.
@@ -8,6 +11,7 @@ database on it. Without the package the PostgreSQL cases fail, not skip.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import os
 import shutil
@@ -22,16 +26,26 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from callcenter.core.call import CallInfo, Direction, EndReason, new_call_id
 from callcenter.core.errors import StoreError
-from callcenter.core.store import AsyncStore, CallRecord, Store
+from callcenter.core.store import (
+    AsyncStore,
+    CallRecord,
+    Store,
+    TurnInput,
+    TurnRecord,
+    alembic_config,
+)
 from callcenter.core.store.models import Base
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _pg_bin() -> Path:
@@ -114,9 +128,11 @@ def store(url: str) -> Iterator[Store]:
     s.close()
 
 
-def _info(at: datetime = T0, direction: Direction = Direction.INBOUND) -> CallInfo:
+def _info(
+    at: datetime = T0, direction: Direction = Direction.INBOUND, call_id: str | None = None
+) -> CallInfo:
     return CallInfo(
-        call_id=new_call_id(),
+        call_id=call_id or new_call_id(),
         direction=direction,
         from_uri="sip:+15551230000@trunk.example",
         to_uri="sip:100@engine.example",
@@ -125,16 +141,61 @@ def _info(at: datetime = T0, direction: Direction = Direction.INBOUND) -> CallIn
     )
 
 
+def _version(store: Store) -> str | None:
+    with store.engine.connect() as conn:
+        if "alembic_version" not in inspect(conn).get_table_names():
+            return None
+        version: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return version
+
+
+def _tables(store: Store) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
 def test_migrate_twice_and_schema_matches_models(store: Store, url: str) -> None:
     store.migrate()
     again = Store(url)
     again.migrate()
     again.close()
+    assert HEAD == "0002"
+    assert {"calls", "call_events", "turns", "records", "alembic_version"} <= _tables(store)
+    assert _version(store) == HEAD
     with store.engine.connect() as conn:
-        assert {"calls", "call_events", "alembic_version"} <= set(inspect(conn).get_table_names())
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-        # The initial revision creates exactly what the models describe.
+        # The revisions up to head create exactly what the models describe.
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_upgrading_from_0001_loses_nothing_already_stored(url: str) -> None:
+    s = Store(url)  # creates the SQLite folder
+    command.upgrade(alembic_config(url), "0001")
+    assert _version(s) == "0001" and "turns" not in _tables(s)
+    infos = [_info(T0 + timedelta(seconds=i)) for i in range(3)]
+    for info in infos:
+        s.call_started(info, node="old")
+        s.add_event(info.call_id, "dtmf", {"digit": "1"}, info.started_at)
+    s.call_answered(infos[0].call_id, T0 + timedelta(seconds=1), "PCMU")
+    s.recording_finished(infos[0].call_id, "/r.wav", "c" * 64, 3.5, complete=True)
+    s.call_ended(infos[0].call_id, T0 + timedelta(seconds=9), EndReason.CALLER_HANGUP, 200)
+    calls = {i.call_id: s.get_call(i.call_id) for i in infos}
+    events = {i.call_id: s.events_for(i.call_id) for i in infos}
+
+    s.migrate()
+    assert _version(s) == HEAD and {"turns", "records"} <= _tables(s)
+    assert {i.call_id: s.get_call(i.call_id) for i in infos} == calls
+    assert {i.call_id: s.events_for(i.call_id) for i in infos} == events
+    s.add_turn(infos[0].call_id, TurnInput("engine", "Hello", T0))
+    s.put_record("appointment", "+15551230001", {"time": "10:00"})
+
+    # And back down to 0001 and up again: the calls stay, the new tables go and return.
+    command.downgrade(alembic_config(url), "0001")
+    assert _version(s) == "0001" and not {"turns", "records"} & _tables(s)
+    assert {i.call_id: s.get_call(i.call_id) for i in infos} == calls
+    s.migrate()
+    assert s.turns_for(infos[0].call_id) == [] and s.records("appointment") == []
+    assert {i.call_id: s.events_for(i.call_id) for i in infos} == events
+    s.close()
 
 
 def test_cdr_lifecycle_round_trips_in_utc(store: Store) -> None:
@@ -339,4 +400,213 @@ async def test_async_store_runs_on_one_worker_thread(url: str) -> None:
 
     names = await astore._run(lambda: threading.current_thread().name)
     assert names.startswith("store")
+    await astore.close()
+
+
+# --- transcripts -------------------------------------------------------------
+
+
+class _Who(enum.StrEnum):
+    AGENT = "agent"
+
+
+def test_turns_round_trip_numbered_from_zero(store: Store) -> None:
+    info, other = _info(), _info()
+    store.call_started(info, node="n")
+    store.call_started(other, node="n")
+    plus2 = timezone(timedelta(hours=2))
+    store.add_turn(
+        info.call_id,
+        TurnInput("engine", "Hello, how can I help?", T0, T0 + timedelta(seconds=2), state="greet"),
+    )
+    store.add_turn(other.call_id, TurnInput("caller", "hi", T0))
+    store.add_turn(
+        info.call_id,
+        TurnInput(
+            speaker="caller",
+            text="move my appointment",
+            started_at=(T0 + timedelta(seconds=3)).astimezone(plus2),
+            ended_at=(T0 + timedelta(seconds=5)).astimezone(plus2),
+            confidence=0.87,
+            intent="reschedule",
+            state="greet",
+            data={"latency_ms": 412, "slots": {"day": "tuesday"}},
+        ),
+    )
+    store.add_turn(info.call_id, TurnInput(_Who.AGENT, "5", T0 + timedelta(seconds=6)))
+
+    turns = store.turns_for(info.call_id)
+    assert [(t.seq, t.speaker, t.text) for t in turns] == [
+        (0, "engine", "Hello, how can I help?"),
+        (1, "caller", "move my appointment"),
+        (2, "agent", "5"),
+    ]
+    assert turns[1] == TurnRecord(
+        id=turns[1].id,
+        call_id=info.call_id,
+        seq=1,
+        speaker="caller",
+        text="move my appointment",
+        started_at=T0 + timedelta(seconds=3),
+        ended_at=T0 + timedelta(seconds=5),
+        confidence=0.87,
+        intent="reschedule",
+        state="greet",
+        data={"latency_ms": 412, "slots": {"day": "tuesday"}},
+    )
+    assert turns[1].started_at.tzinfo is UTC
+    assert (turns[2].ended_at, turns[2].confidence, turns[2].intent, turns[2].state) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert turns[2].data == {}
+    as_dict = json.loads(json.dumps(turns[1].to_dict()))
+    assert as_dict["started_at"] == "2025-03-01T12:00:03.123456+00:00"
+    assert as_dict["seq"] == 1 and as_dict["data"]["slots"] == {"day": "tuesday"}
+    turns[1].data["latency_ms"] = 0  # a private copy
+    assert store.turns_for(info.call_id)[1].data["latency_ms"] == 412
+    assert [t.seq for t in store.turns_for(other.call_id)] == [0]
+    assert store.turns_for(new_call_id()) == []
+
+
+def test_add_turn_refusals_are_store_errors(store: Store) -> None:
+    info = _info()
+    store.call_started(info, node="n")
+    unknown = new_call_id()
+    refused = [
+        (unknown, TurnInput("caller", "x", T0), unknown),
+        (info.call_id, TurnInput("robot", "x", T0), "robot"),
+        (info.call_id, TurnInput("caller", "x", datetime(2025, 1, 1)), "naive"),
+        (info.call_id, TurnInput("caller", "x", T0, datetime(2025, 1, 1)), "ended_at"),
+    ]
+    for call_id, turn, named in refused:
+        with pytest.raises(StoreError, match=named) as caught:
+            store.add_turn(call_id, turn)
+        assert caught.value.retryable is False
+    assert store.turns_for(info.call_id) == []
+
+
+def test_turns_added_at_once_get_distinct_numbers(store: Store) -> None:
+    calls = [_info(), _info()]
+    for info in calls:
+        store.call_started(info, node="n")
+
+    def add(i: int) -> None:
+        call_id = calls[i % 2].call_id
+        store.add_turn(call_id, TurnInput("caller", f"t{i}", T0 + timedelta(seconds=i)))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(add, range(60)))
+    for info in calls:
+        turns = store.turns_for(info.call_id)
+        assert [t.seq for t in turns] == list(range(30))
+        assert len({t.text for t in turns}) == 30
+
+
+def test_turns_go_with_their_call(store: Store) -> None:
+    info, kept = _info(), _info()
+    for i in (info, kept):
+        store.call_started(i, node="n")
+        store.add_turn(i.call_id, TurnInput("engine", "hello", T0))
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM calls WHERE id = :id"), {"id": info.call_id})
+    assert store.turns_for(info.call_id) == []
+    assert len(store.turns_for(kept.call_id)) == 1
+
+
+def test_find_calls_by_id_prefix_newest_first(store: Store) -> None:
+    ids = {
+        "abc1" + "0" * 28: T0,
+        "abc2" + "0" * 28: T0 + timedelta(minutes=2),
+        "abd0" + "0" * 28: T0 + timedelta(minutes=1),
+        "Abc3" + "0" * 28: T0 + timedelta(minutes=3),
+        "a_c%" + "0" * 28: T0 + timedelta(minutes=4),
+    }
+    for call_id, at in ids.items():
+        store.call_started(_info(at, call_id=call_id), node="n")
+    assert [r.id[:4] for r in store.find_calls("abc")] == ["abc2", "abc1"]
+    assert [r.id[:4] for r in store.find_calls("ab")] == ["abc2", "abd0", "abc1"]
+    assert [r.id[:4] for r in store.find_calls("ab", limit=1)] == ["abc2"]
+    assert [r.id for r in store.find_calls("abd0" + "0" * 28)] == ["abd0" + "0" * 28]
+    assert [r.id[:4] for r in store.find_calls("A")] == ["Abc3"]  # case counts
+    assert [r.id[:4] for r in store.find_calls("a_")] == ["a_c%"]  # no wildcards
+    assert [r.id[:4] for r in store.find_calls("a_c%")] == ["a_c%"]
+    assert store.find_calls("abe") == [] and store.find_calls("abc1" + "0" * 29) == []
+    with pytest.raises(ValueError):
+        store.find_calls("")
+    with pytest.raises(ValueError):
+        store.find_calls("a", limit=0)
+
+
+# --- business records --------------------------------------------------------
+
+
+def test_records_put_get_update_and_list(store: Store) -> None:
+    phone = "+15551230001"
+    assert store.get_record("appointment", phone) is None
+    store.put_record("appointment", phone, {"day": "tuesday", "time": "10:00", "who": {"n": 1}})
+    store.put_record("appointment", "+15551230000", {"day": "monday"})
+    store.put_record("account", phone, {"balance": 12.5})
+
+    merged = store.update_record("appointment", phone, {"time": "10:30", "confirmed": True})
+    expected = {"day": "tuesday", "time": "10:30", "who": {"n": 1}, "confirmed": True}
+    assert merged == expected
+    assert store.get_record("appointment", phone) == expected
+    merged["who"]["n"] = 99  # private copies
+    got = store.get_record("appointment", phone)
+    assert got is not None
+    got["day"] = "sunday"
+    assert store.get_record("appointment", phone) == expected
+
+    assert store.records("appointment") == [("+15551230000", {"day": "monday"}), (phone, expected)]
+    assert store.records("account") == [(phone, {"balance": 12.5})]
+    assert store.records("nothing") == []
+
+    store.put_record("appointment", phone, {"cancelled": True})  # put replaces
+    assert store.get_record("appointment", phone) == {"cancelled": True}
+    assert store.get_record("account", phone) == {"balance": 12.5}
+    assert json.loads(json.dumps(store.records("appointment")))[1] == [phone, {"cancelled": True}]
+
+
+def test_updating_a_missing_record_is_a_store_error_naming_it(store: Store) -> None:
+    store.put_record("account", "+15551230001", {"x": 1})
+    with pytest.raises(StoreError, match=r"'appointment'.*'\+15551230001'") as caught:
+        store.update_record("appointment", "+15551230001", {"time": "10:30"})
+    assert caught.value.retryable is False
+    assert store.get_record("appointment", "+15551230001") is None
+    assert store.records("appointment") == []
+
+
+def test_records_written_at_once_lose_nothing(store: Store) -> None:
+    store.put_record("counter", "k", {})
+
+    def write(i: int) -> None:
+        store.update_record("counter", "k", {f"f{i}": i})
+        store.put_record("fresh", "same-key", {"by": i})  # all create the same record
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, range(40)))
+    assert store.get_record("counter", "k") == {f"f{i}": i for i in range(40)}
+    fresh = store.records("fresh")
+    assert len(fresh) == 1 and fresh[0][0] == "same-key"
+
+
+async def test_async_store_turns_records_and_find(url: str) -> None:
+    astore = AsyncStore(Store(url))
+    await astore.migrate()
+    info = _info()
+    await astore.call_started(info, "n")
+    await asyncio.gather(
+        *(astore.add_turn(info.call_id, TurnInput("caller", f"t{i}", T0)) for i in range(5))
+    )
+    assert [t.seq for t in await astore.turns_for(info.call_id)] == [0, 1, 2, 3, 4]
+    assert [r.id for r in await astore.find_calls(info.call_id[:6])] == [info.call_id]
+    await astore.put_record("appointment", "+1555", {"time": "9:00"})
+    assert await astore.update_record("appointment", "+1555", {"time": "9:30"}) == {"time": "9:30"}
+    assert await astore.get_record("appointment", "+1555") == {"time": "9:30"}
+    assert await astore.records("appointment") == [("+1555", {"time": "9:30"})]
+    with pytest.raises(StoreError, match="nobody"):
+        await astore.update_record("appointment", "nobody", {})
     await astore.close()

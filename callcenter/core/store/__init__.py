@@ -1,14 +1,34 @@
-"""The kernel's store: call detail records and call events, SQLite or PostgreSQL.
+"""The kernel's store: call detail records, call events, call transcripts and
+business records, SQLite or PostgreSQL.
 
     store = Store("sqlite:///data/callcenter.db")  # or postgresql+psycopg://...
     store.migrate()
     store.call_started(info, node="node-1")
 
+    store.add_turn(call_id, TurnInput("caller", "I'd like to move my appointment", at))
+    store.update_record("appointment", "+15551230001", {"time": "10:30"})
+
 Use `AsyncStore(store)` from asyncio code. Only records (`CallRecord`,
-`EventRecord`) and `StoreError` come out; ORM classes stay inside.
+`EventRecord`, `TurnRecord`), plain dicts and `StoreError` come out; ORM
+classes stay inside.
 """
 
-from callcenter.core.store.records import CallRecord, EventRecord
+from callcenter.core.store.records import (
+    SPEAKERS,
+    CallRecord,
+    EventRecord,
+    TurnInput,
+    TurnRecord,
+)
 from callcenter.core.store.store import AsyncStore, Store, alembic_config
 
-__all__ = ["AsyncStore", "CallRecord", "EventRecord", "Store", "alembic_config"]
+__all__ = [
+    "SPEAKERS",
+    "AsyncStore",
+    "CallRecord",
+    "EventRecord",
+    "Store",
+    "TurnInput",
+    "TurnRecord",
+    "alembic_config",
+]

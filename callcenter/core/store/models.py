@@ -1,4 +1,5 @@
-"""The tables of the store: the call detail record (CDR) and the events of each call.
+"""The tables of the store: the call detail record (CDR), the events and the
+transcript turns of each call, and the business records dialog flows use.
 
 These ORM classes stay inside the store package; callers get plain records
 (`callcenter.core.store.records`). Every datetime is timezone-aware UTC on
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -102,3 +104,36 @@ class CallEventRow(Base):
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TurnRow(Base):
+    """One turn of a call's transcript: who said what, numbered from 0 within the call."""
+
+    __tablename__ = "turns"
+    # Also the index for "the turns of a call": call_id leads it.
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_turns_call_id_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(32), ForeignKey("calls.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16))  # records.SPEAKERS
+    text: Mapped[str] = mapped_column(String())
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    confidence: Mapped[float | None] = mapped_column(Float)
+    intent: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(128))  # dialog state name
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RecordRow(Base):
+    """A business record of some `kind`, under a `key` unique within its kind."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_records_kind_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))  # e.g. "appointment"
+    key: Mapped[str] = mapped_column(String(255))  # e.g. the caller's number "+15551230001"
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]

@@ -7,12 +7,15 @@ after the store is closed and be turned into JSON with `to_dict()`.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from callcenter.core.call import Direction, EndReason
-from callcenter.core.store.models import CallEventRow, CallRow
+from callcenter.core.store.models import CallEventRow, CallRow, TurnRow
+
+# Who can speak in a turn: the caller, the engine (the voice bot) or a human agent.
+SPEAKERS = ("caller", "engine", "agent")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -120,5 +123,78 @@ class EventRecord:
             "call_id": self.call_id,
             "at": self.at.isoformat(),
             "kind": self.kind,
+            "data": copy.deepcopy(self.data),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """One turn to append to a call's transcript (`Store.add_turn` numbers it).
+
+    `speaker` is one of `SPEAKERS` (a ``StrEnum`` with those values works too);
+    times must be timezone-aware; `data` holds JSON-able extras such as DTMF
+    digits, slot values or latencies in milliseconds.
+    """
+
+    speaker: str
+    text: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    confidence: float | None = None
+    intent: str | None = None
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One stored turn of a call's transcript; `seq` counts from 0 within the call.
+
+    Times are timezone-aware UTC. `data` is a private copy; changing it changes
+    nothing stored.
+    """
+
+    id: int
+    call_id: str
+    seq: int
+    speaker: str
+    text: str
+    started_at: datetime
+    ended_at: datetime | None
+    confidence: float | None
+    intent: str | None
+    state: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: TurnRow) -> TurnRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(
+            id=row.id,
+            call_id=row.call_id,
+            seq=row.seq,
+            speaker=row.speaker,
+            text=row.text,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            confidence=row.confidence,
+            intent=row.intent,
+            state=row.state,
+            data=copy.deepcopy(row.data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values: times in ISO 8601, `data` as stored."""
+        return {
+            "id": self.id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "speaker": self.speaker,
+            "text": self.text,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "confidence": self.confidence,
+            "intent": self.intent,
+            "state": self.state,
             "data": copy.deepcopy(self.data),
         }

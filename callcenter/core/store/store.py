@@ -1,4 +1,5 @@
-"""The store: call detail records and call events in SQLite (WAL) or PostgreSQL.
+"""The store: call detail records, call events, call transcripts and business
+records in SQLite (WAL) or PostgreSQL.
 
 `Store` is synchronous and thread-safe: every method is one unit of work
 with its own session, committed or rolled back before it returns. It hands
@@ -10,17 +11,30 @@ for asyncio code, so SQLite writes are serialized and the loop never blocks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import copy
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Select,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,8 +42,14 @@ from sqlalchemy.pool import StaticPool
 
 from callcenter.core.call import CallInfo, EndReason
 from callcenter.core.errors import StoreError
-from callcenter.core.store.models import CallEventRow, CallRow
-from callcenter.core.store.records import CallRecord, EventRecord
+from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
+from callcenter.core.store.records import (
+    SPEAKERS,
+    CallRecord,
+    EventRecord,
+    TurnInput,
+    TurnRecord,
+)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (see _sqlite_begin).
@@ -56,16 +76,29 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def _refused(message: str) -> StoreError:
+    """A StoreError that retrying cannot fix: the request itself is wrong."""
+    err = StoreError(message)
+    err.retryable = False
+    return err
+
+
 def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise StoreError(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
+        raise _refused(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
     return value
 
 
 def _unknown(call_id: str) -> StoreError:
-    err = StoreError(f"unknown call id {call_id!r}: no such call in the store")
-    err.retryable = False
-    return err
+    return _refused(f"unknown call id {call_id!r}: no such call in the store")
+
+
+def _no_record(kind: str, key: str) -> StoreError:
+    return _refused(f"no {kind!r} record under key {key!r} in the store")
+
+
+def _record_query(kind: str, key: str) -> Select[RecordRow]:
+    return select(RecordRow).where(RecordRow.kind == kind, RecordRow.key == key)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -157,8 +190,10 @@ class Store:
             raise err from exc
 
     @staticmethod
-    def _call(session: Session, call_id: str) -> CallRow:
-        row = session.get(CallRow, call_id)
+    def _call(session: Session, call_id: str, *, lock: bool = False) -> CallRow:
+        # lock: FOR NO KEY UPDATE on PostgreSQL, to serialize writers of one call's
+        # children (SQLite's BEGIN IMMEDIATE already serializes every writer).
+        row = session.get(CallRow, call_id, with_for_update={"key_share": True} if lock else None)
         if row is None:
             raise _unknown(call_id)
         return row
@@ -309,6 +344,104 @@ class Store:
         with self._unit(f"read the unfinished calls of node {node}") as s:
             return [CallRecord.from_row(r) for r in s.scalars(query)]
 
+    def find_calls(self, prefix: str, limit: int = 20) -> list[CallRecord]:
+        """Calls whose id starts with `prefix` (exactly, case included), newest first.
+
+        At most `limit` of them: more than one means the prefix is ambiguous.
+        """
+        if not prefix:
+            raise ValueError("prefix must not be empty; use recent_calls() to list calls")
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        query = (
+            select(CallRow)
+            # Not LIKE: it ignores case on SQLite and treats % and _ as wildcards.
+            .where(func.substr(CallRow.id, 1, len(prefix)) == prefix)
+            .order_by(CallRow.started_at.desc(), CallRow.id.desc())
+            .limit(limit)
+        )
+        with self._unit(f"find calls with id prefix {prefix!r}") as s:
+            return [CallRecord.from_row(r) for r in s.scalars(query)]
+
+    def add_turn(self, call_id: str, turn: TurnInput) -> None:
+        """Append `turn` to the transcript of a call, numbered after the turns it has.
+
+        The number (`seq`, from 0) is taken inside the writing transaction with
+        the call locked, so turns added at the same time get distinct numbers.
+        """
+        speaker = str(turn.speaker)
+        if speaker not in SPEAKERS:
+            raise _refused(f"unknown speaker {speaker!r}; expected one of {', '.join(SPEAKERS)}")
+        _aware(turn.started_at, "started_at")
+        if turn.ended_at is not None:
+            _aware(turn.ended_at, "ended_at")
+        with self._unit(f"add a turn to call {call_id}", write=True) as s:
+            self._call(s, call_id, lock=True)
+            last = s.scalar(select(func.max(TurnRow.seq)).where(TurnRow.call_id == call_id))
+            s.add(
+                TurnRow(
+                    call_id=call_id,
+                    seq=0 if last is None else last + 1,
+                    speaker=speaker,
+                    text=turn.text,
+                    started_at=turn.started_at,
+                    ended_at=turn.ended_at,
+                    confidence=turn.confidence,
+                    intent=turn.intent,
+                    state=turn.state,
+                    data=dict(turn.data),
+                )
+            )
+
+    def turns_for(self, call_id: str) -> list[TurnRecord]:
+        """The transcript of a call: its turns in order of `seq`."""
+        query = select(TurnRow).where(TurnRow.call_id == call_id).order_by(TurnRow.seq)
+        with self._unit(f"read the turns of call {call_id}") as s:
+            return [TurnRecord.from_row(r) for r in s.scalars(query)]
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A copy of the data of the `kind` record under `key`, or None if there is none."""
+        with self._unit(f"read the {kind!r} record {key!r}") as s:
+            row = s.scalar(_record_query(kind, key))
+            return None if row is None else copy.deepcopy(row.data)
+
+    def update_record(self, kind: str, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge `fields` into the data of an existing record; returns the merged data.
+
+        Top-level keys of `fields` replace those of the record; the others stay.
+        A record that does not exist is a `StoreError` (use `put_record` to create).
+        """
+        with self._unit(f"update the {kind!r} record {key!r}", write=True) as s:
+            row = s.scalar(_record_query(kind, key).with_for_update())
+            if row is None:
+                raise _no_record(kind, key)
+            row.data = {**row.data, **fields}
+            row.updated_at = datetime.now(UTC)
+            return copy.deepcopy(row.data)
+
+    def put_record(self, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        """Create the `kind` record under `key`, or replace all of its data."""
+        values = {"kind": kind, "key": key, "data": dict(data), "updated_at": datetime.now(UTC)}
+        with self._unit(f"store the {kind!r} record {key!r}", write=True) as s:
+            s.execute(self._upsert_record(values))
+
+    def _upsert_record(self, values: dict[str, Any]) -> Executable:
+        # One statement, so two nodes creating the same record cannot collide.
+        keys = [RecordRow.kind, RecordRow.key]
+        if self._sqlite:
+            lite = sqlite_insert(RecordRow).values(values)
+            changed = {c: lite.excluded[c] for c in ("data", "updated_at")}
+            return lite.on_conflict_do_update(index_elements=keys, set_=changed)
+        pg = postgresql_insert(RecordRow).values(values)
+        changed = {c: pg.excluded[c] for c in ("data", "updated_at")}
+        return pg.on_conflict_do_update(index_elements=keys, set_=changed)
+
+    def records(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every record of `kind` as ``(key, data)`` pairs, ordered by key."""
+        query = select(RecordRow).where(RecordRow.kind == kind).order_by(RecordRow.key)
+        with self._unit(f"read the {kind!r} records") as s:
+            return [(r.key, copy.deepcopy(r.data)) for r in s.scalars(query)]
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
@@ -380,6 +513,34 @@ class AsyncStore:
     async def unfinished_calls(self, node: str) -> list[CallRecord]:
         """See `Store.unfinished_calls`."""
         return await self._run(self.store.unfinished_calls, node)
+
+    async def find_calls(self, prefix: str, limit: int = 20) -> list[CallRecord]:
+        """See `Store.find_calls`."""
+        return await self._run(self.store.find_calls, prefix, limit)
+
+    async def add_turn(self, call_id: str, turn: TurnInput) -> None:
+        """See `Store.add_turn`."""
+        await self._run(self.store.add_turn, call_id, turn)
+
+    async def turns_for(self, call_id: str) -> list[TurnRecord]:
+        """See `Store.turns_for`."""
+        return await self._run(self.store.turns_for, call_id)
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """See `Store.get_record`."""
+        return await self._run(self.store.get_record, kind, key)
+
+    async def update_record(self, kind: str, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """See `Store.update_record`."""
+        return await self._run(self.store.update_record, kind, key, fields)
+
+    async def put_record(self, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        """See `Store.put_record`."""
+        await self._run(self.store.put_record, kind, key, data)
+
+    async def records(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """See `Store.records`."""
+        return await self._run(self.store.records, kind)
 
     async def close(self) -> None:
         """Close the store on its thread, then stop the thread."""
