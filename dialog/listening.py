@@ -1,0 +1,67 @@
+"""How to listen in a state: its settings, and the words to bias recognition toward.
+
+    listen_settings(flow.spec, state)   -> ListenSettings(barge_in=..., max_digits=1, ...)
+    recognition_hints(state)            -> ("confirm", "cancel", ..., "agent", ...)
+
+Settings cascade engine defaults <- flow `listen` <- state `listen`; the
+number of DTMF keys to collect follows from what the state asks for. Hints
+are the state's keywords and phrases, the words of its slot type, and the
+words that always reach a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from dialog.datetimes import MONTHS, WEEKDAYS
+from dialog.flow import FlowSpec, ListenSpec, StateSpec
+from dialog.intents import GLOBAL_INTENTS
+from dialog.numbers import TEENS, TENS, UNITS
+from dialog.ports import ListenSettings
+from dialog.slots import SlotType
+
+_DIGITS = (*UNITS, "oh")
+_SLOT_HINTS: dict[SlotType, tuple[str, ...]] = {
+    SlotType.YES_NO: ("yes", "no", "yeah", "nope", "that's right", "correct"),
+    SlotType.DIGITS: (*_DIGITS, "double", "triple"),
+    SlotType.NUMBER: (*UNITS, *TEENS, *TENS, "hundred", "thousand"),
+    SlotType.DATE: (*(d.title() for d in WEEKDAYS), *(m.title() for m in MONTHS), "today",
+                    "tomorrow", "next", "this", "week"),
+    SlotType.TIME: ("a.m.", "p.m.", "noon", "o'clock", "half past", "quarter", "morning",
+                    "afternoon"),
+    SlotType.TEXT: (),
+}
+_MAX_DIGITS = {SlotType.YES_NO: 1, SlotType.NUMBER: 9, SlotType.DATE: 4, SlotType.TIME: 4,
+               SlotType.TEXT: 1}
+
+
+def _apply(settings: ListenSettings, spec: ListenSpec) -> ListenSettings:
+    given = {f.name: getattr(spec, f.name) for f in fields(settings)
+             if f.name in ListenSpec.model_fields and getattr(spec, f.name) is not None}
+    return replace(settings, **given)
+
+
+def listen_settings(flow: FlowSpec, state: StateSpec,
+                    defaults: ListenSettings | None = None) -> ListenSettings:
+    """The settings for listening (and for speaking the prompt) in `state`."""
+    settings = _apply(_apply(defaults or ListenSettings(), flow.listen), state.listen)
+    max_digits = 1
+    if state.ask is not None:
+        if state.ask.type is SlotType.DIGITS:
+            max_digits = state.ask.max_length or 20
+        else:
+            max_digits = _MAX_DIGITS[state.ask.type]
+    return replace(settings, max_digits=max_digits)
+
+
+def recognition_hints(state: StateSpec) -> tuple[str, ...]:
+    """Words and phrases the caller is likely to say in `state`, most specific first."""
+    hints: list[str] = []
+    for choice in (state.menu or {}).values():
+        hints.extend(choice.keywords)
+        hints.extend(choice.phrases)
+    if state.ask is not None:
+        hints.extend(_SLOT_HINTS[state.ask.type])
+    for intent in GLOBAL_INTENTS:
+        hints.extend(intent.keywords)
+    return tuple(dict.fromkeys(hints))

@@ -1,0 +1,294 @@
+"""Run one flow for one call, through the ports of `dialog.ports`.
+
+    runner = DialogRunner(flow, caller_io, records=store, transferrer=xfer,
+                          call=CallData(caller_number="+15551230001"), on_turn=journal)
+    outcome = await runner.run()   # DialogOutcome(ending=Ending.COMPLETED, ...)
+
+A state runs its `do` actions, speaks its prompt, then listens when it has a
+menu or an ask. In every listening state "agent", "representative",
+"operator" (or key 0) reach a person and "say that again" (or *) repeats the
+prompt. Silence and words not understood are reprompted; after the state's
+`max_failures` (default: the flow's `escalation.after_failures`) in a row the
+caller is handed to the escalation queue, as they are when the store fails.
+A caller hanging up (`CallGone` from any port) ends the run quietly.
+The runner does no I/O of its own; every turn is reported to `on_turn`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
+
+from callcenter.core.errors import CallGone, StoreError
+from dialog.flow import Action, Flow, StateSpec
+from dialog.intents import AGENT, GLOBAL_INTENTS, FuzzyIntentMatcher, Intent, IntentMatcher
+from dialog.listening import listen_settings, recognition_hints
+from dialog.ports import (
+    CallData,
+    CallerInput,
+    CallerIO,
+    DialogOutcome,
+    Ending,
+    InputKind,
+    RecordStore,
+    Speaker,
+    Transferrer,
+    TransferTarget,
+    Turn,
+)
+from dialog.runner_turns import Heard, interpret
+from dialog.templates import format_value, render, render_data
+
+__all__ = ["CallData", "DialogOutcome", "DialogRunner", "Ending"]
+log = logging.getLogger(__name__)
+
+
+class _Ended(Exception):
+    def __init__(self, outcome: DialogOutcome) -> None:
+        self.outcome = outcome
+
+
+class DialogRunner:
+    """Executes a `Flow` for one call. Create one per call; `run` once."""
+
+    def __init__(self, flow: Flow, io: CallerIO, *, records: RecordStore,
+                 transferrer: Transferrer, call: CallData | None = None,
+                 matcher: IntentMatcher | None = None,
+                 on_turn: Callable[[Turn], None] | None = None,
+                 clock: Callable[[], datetime] | None = None, max_steps: int = 200) -> None:
+        self.flow = flow
+        self._spec = flow.spec
+        self._io = io
+        self._records = records
+        self._transferrer = transferrer
+        self._matcher: IntentMatcher = matcher or FuzzyIntentMatcher()
+        self._on_turn = on_turn
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._max_steps = max_steps
+        self._state = self._spec.start
+        call = call or CallData()
+        self.variables: dict[str, Any] = dict(self._spec.variables)
+        self.variables.update(caller_number=call.caller_number, called_number=call.called_number,
+                              call_id=call.call_id, contact=dict(call.contact))
+        self._refresh_clock()
+
+    def _refresh_clock(self) -> datetime:
+        now = self._clock().astimezone(self.flow.tz)
+        self.variables.update(now=now, today=now.date())
+        return now
+
+    def _today(self) -> date:
+        return self._refresh_clock().date()
+
+    def _end(self, ending: Ending, target: TransferTarget | None = None,
+             escalated: bool = False) -> _Ended:
+        return _Ended(DialogOutcome(ending, self._state, dict(self.variables), target, escalated))
+
+    async def run(self) -> DialogOutcome:
+        """Run the flow from its start state until the call ends or is handed over."""
+        state = self._spec.start
+        try:
+            for _ in range(self._max_steps):
+                state = await self._visit(state)
+            log.error("%s: %d states without an end; handing the caller over",
+                      self.flow.path, self._max_steps)
+            await self._hand_over(self._spec.escalation.say, escalated=True)
+        except _Ended as ended:
+            return ended.outcome
+        except CallGone:
+            return self._end(Ending.CALLER_HUNG_UP).outcome
+
+    async def _visit(self, name: str) -> str:
+        self._state = name
+        state = self._spec.states[name]
+        detour = await self._run_actions(state.do)
+        if detour is not None:
+            return detour
+        if not state.listens:
+            if state.say:
+                settings = listen_settings(self._spec, state)
+                await self._say(state.say, barge_in=settings.barge_in)
+            return self._transition(state)
+        return await self._converse(name, state)
+
+    # --- speaking and listening -------------------------------------------------
+
+    async def _say(self, template: str, *, barge_in: bool) -> None:
+        text = render(template, self.variables, today=self._today()).strip()
+        if not text:
+            return
+        started = self._clock()
+        await self._io.say(text, barge_in=barge_in)
+        self._emit(Turn(Speaker.ENGINE, self._state, text, started, self._clock()))
+
+    def _emit(self, turn: Turn) -> None:
+        if self._on_turn is not None:
+            try:
+                self._on_turn(turn)
+            except Exception:  # a transcript sink must not break the call
+                log.exception("on_turn failed for a turn in %s", self._state)
+
+    def _intents(self, state: StateSpec) -> tuple[list[Intent], set[str]]:
+        """The intents to match in `state`, and which of them the menu itself handles."""
+        menu = state.menu or {}
+        intents: list[Intent] = []
+        for name, spec in menu.items():
+            base = next((g for g in GLOBAL_INTENTS if g.name == name), None)
+            keywords = (*spec.keywords, *(base.keywords if base else ()))
+            phrases = (*spec.phrases, *(base.phrases if base else ()))
+            dtmf = spec.dtmf or (base.dtmf if base is not None else None)
+            intents.append(Intent(name, keywords, phrases, dtmf))
+        intents.extend(g for g in GLOBAL_INTENTS if g.name not in menu)
+        return intents, set(menu)
+
+    async def _converse(self, name: str, state: StateSpec) -> str:
+        settings = listen_settings(self._spec, state)
+        hints = recognition_hints(state)
+        intents, own = self._intents(state)
+        limit = state.max_failures or self._spec.escalation.after_failures
+        failures = 0
+        prompt = state.say or ""
+        while True:
+            await self._say(prompt, barge_in=settings.barge_in)
+            started = self._clock()
+            heard: CallerInput = await self._io.listen(hints, settings)
+            result: Heard = await interpret(heard, state, intents, self._matcher, settings,
+                                            self._today())
+            self._emit(Turn(Speaker.CALLER, name, heard.text or heard.digits, started,
+                            self._clock(), kind=heard.kind, intent=result.label,
+                            confidence=heard.confidence if heard.kind is InputKind.SPEECH
+                            else None, extra={"score": result.score} if result.score else {}))
+            if result.intent == "repeat" and "repeat" not in own:
+                prompt = state.say or ""
+                continue
+            if result.intent == AGENT.name and AGENT.name not in own:
+                await self._hand_over(self._spec.escalation.agent_say, escalated=False)
+            if result.intent is not None:
+                return await self._choose(state, result.intent)
+            if result.filled is not None and state.ask is not None:
+                return self._fill(state, result)
+            failures += 1
+            if failures >= limit:
+                await self._hand_over(self._spec.escalation.say, escalated=True)
+            prompt = self._reprompt(state, result)
+
+    def _reprompt(self, state: StateSpec, result: Heard) -> str:
+        key = "no_input" if result.label == "no_input" else "no_match"
+        own = getattr(state.reprompt, key)
+        again = own or f"{getattr(self._spec.reprompt, key) or ''} {state.say or ''}"
+        if result.rejected and state.ask is not None and state.ask.invalid:
+            return f"{state.ask.invalid} {own or state.say or ''}"
+        return again
+
+    async def _choose(self, state: StateSpec, intent: str) -> str:
+        spec = (state.menu or {})[intent]
+        detour = await self._run_actions(spec.do)
+        if detour is not None:
+            return detour
+        assert spec.goto is not None  # checked at load
+        return spec.goto
+
+    def _fill(self, state: StateSpec, result: Heard) -> str:
+        ask = state.ask
+        assert ask is not None and result.filled is not None
+        self.variables[ask.slot] = result.filled.value
+        if ask.with_time and result.filled.time is not None:
+            self.variables[ask.with_time] = result.filled.time
+        if ask.yes is not None and ask.no is not None:
+            return ask.yes if result.filled.value is True else ask.no
+        return self._transition(state)
+
+    # --- moving on --------------------------------------------------------------
+
+    def _lookup(self, dotted: str) -> Any:
+        name, _, attribute = dotted.partition(".")
+        value = self.variables.get(name)
+        if attribute:
+            return value.get(attribute) if isinstance(value, Mapping) else None
+        return value
+
+    def _transition(self, state: StateSpec) -> str:
+        if state.goto is not None:
+            return state.goto
+        for branch in state.branch or []:
+            if branch.when is None:
+                return branch.goto
+            value = self._lookup(branch.when)
+            if "equals" in branch.model_fields_set:
+                wanted = branch.equals
+                if value == wanted or (isinstance(wanted, str) and value is not None
+                                       and format_value(value, "", spoken=False) == wanted):
+                    return branch.goto
+            elif value:
+                return branch.goto
+        raise AssertionError(f"{self.flow.where('states', self._state)}: no way on")
+
+    # --- actions ----------------------------------------------------------------
+
+    async def _run_actions(self, actions: list[Action]) -> str | None:
+        """Run `actions`; a state name to go to instead when a transfer failed."""
+        for action in actions:
+            try:
+                detour = await self._act(action)
+            except StoreError as exc:
+                log.warning("%s: store failed in %s: %s", self.flow.path, self._state, exc)
+                await self._hand_over(self._spec.escalation.say, escalated=True)
+            if detour is not None:
+                return detour
+        return None
+
+    async def _act(self, action: Action) -> str | None:
+        if action.set is not None:
+            for key, value in action.set.items():
+                self.variables[key] = (render_data(value, self.variables)
+                                       if isinstance(value, str) else value)
+        elif action.lookup is not None:
+            op = action.lookup
+            key = render(op.key, self.variables, spoken=False)
+            self.variables[op.into or op.record] = await self._records.lookup(op.record, key)
+        elif action.update is not None:
+            up = action.update
+            key = render(up.key, self.variables, spoken=False)
+            values = {k: render_data(v, self.variables) if isinstance(v, str) else v
+                      for k, v in up.fields.items()}
+            await self._records.update(up.record, key, values)
+            held = self.variables.get(up.into or up.record)
+            if isinstance(held, dict):
+                held.update(values)
+        elif action.say is not None:
+            state = self._spec.states[self._state]
+            await self._say(action.say, barge_in=listen_settings(self._spec, state).barge_in)
+        elif action.transfer is not None:
+            xfer = action.transfer
+            if await self._transfer(self._target(xfer.queue, xfer.uri), xfer.say):
+                raise self._end(Ending.TRANSFERRED, self._target(xfer.queue, xfer.uri))
+            if xfer.on_fail is not None:
+                return xfer.on_fail
+            await self._hang_up(self._spec.escalation.unavailable, Ending.TRANSFER_FAILED)
+        elif action.hangup is not None:
+            await self._hang_up(action.hangup.say, Ending.COMPLETED)
+        return None
+
+    def _target(self, queue: str | None, uri: str | None) -> TransferTarget:
+        if queue is not None:
+            return TransferTarget(queue=queue, uri=self._spec.queues[queue].uri)
+        return TransferTarget(uri=uri)
+
+    async def _transfer(self, target: TransferTarget, say: str | None) -> bool:
+        if say:
+            await self._say(say, barge_in=False)
+        return await self._transferrer.transfer(target)
+
+    async def _hand_over(self, say: str, *, escalated: bool) -> NoReturn:
+        """Transfer to the escalation queue; never returns (the run ends)."""
+        target = self._target(self._spec.escalation.queue, None)
+        if await self._transfer(target, say):
+            raise self._end(Ending.TRANSFERRED, target, escalated)
+        await self._hang_up(self._spec.escalation.unavailable, Ending.TRANSFER_FAILED)
+
+    async def _hang_up(self, goodbye: str, ending: Ending) -> NoReturn:
+        await self._say(goodbye, barge_in=False)
+        await self._io.hangup()
+        raise self._end(ending)

@@ -1,0 +1,121 @@
+"""Runner rules beyond the demo: branches on values, failed transfers, own agent
+handling, the confidence floor, digit and text slots, variables in data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dialog.flow import Flow
+from dialog.flow_loader import load_flow
+from dialog.ports import CallData, Ending, TransferTarget
+from dialog.record_stores import InMemoryRecordStore
+from dialog.runner import DialogRunner
+from tests.dialog.fakes import SILENCE, FakeTransferrer, ScriptedCaller, press, say
+
+FLOW = """\
+flow: bank
+start: check
+listen: {min_confidence: 0.5}
+variables: {tier: gold}
+queues: {desk: {}, vip: {uri: "sip:vip@example.net"}}
+escalation: {queue: desk, after_failures: 2}
+records:
+  account: {fields: [pin, note]}
+states:
+  check:
+    branch:
+      - when: tier
+        equals: gold
+        goto: menu
+      - goto: bye
+  menu:
+    say: Say pin, note, or vip.
+    menu:
+      pin: {dtmf: 1, keywords: [pin], goto: ask_pin}
+      note: {dtmf: 2, keywords: [note], goto: ask_note}
+      vip:
+        dtmf: 3
+        keywords: [vip]
+        do:
+          - transfer: {queue: vip, on_fail: menu}
+      agent:
+        phrases: ["a banker"]
+        goto: bye
+  ask_pin:
+    say: Your four digit pin?
+    ask: {slot: pin, type: digits, min_length: 4, max_length: 4}
+    do:
+      - set: {tries: 1}
+    goto: save
+  ask_note:
+    say: Your note?
+    ask: {slot: note, type: text}
+    goto: save
+  save:
+    do:
+      - update: {record: account, key: "{caller_number}", fields: {pin: "{pin}", note: "{note}"}}
+      - hangup: "Saved {pin:digits}. Goodbye."
+  bye:
+    do:
+      - hangup: Goodbye.
+"""
+
+
+def run_call(tmp_path: Path, *script: object, accept: bool = True,
+             ) -> tuple[ScriptedCaller, FakeTransferrer, InMemoryRecordStore, DialogRunner]:
+    path = tmp_path / "bank.yaml"
+    path.write_text(FLOW, encoding="utf-8")
+    flow: Flow = load_flow(path)
+    io = ScriptedCaller(list(script))  # type: ignore[arg-type]
+    transfers = FakeTransferrer(accept=accept)
+    store = InMemoryRecordStore()
+    runner = DialogRunner(flow, io, records=store, transferrer=transfers,
+                          call=CallData(caller_number="42"),
+                          clock=lambda: datetime(2025, 6, 4, tzinfo=UTC))
+    return io, transfers, store, runner
+
+
+async def test_digits_slot_by_voice_and_data_written_as_typed(tmp_path: Path) -> None:
+    io, _, store, runner = run_call(tmp_path, say("pin"), say("one two three"),
+                                    say("one two three four"))
+    outcome = await runner.run()
+    assert outcome.ending is Ending.COMPLETED
+    assert store.records["account"]["42"] == {"pin": "1234", "note": None}  # unset: null
+    assert io.texts[-1] == "Saved 1 2 3 4. Goodbye."
+    assert outcome.variables["tries"] == 1
+
+
+async def test_text_slot_takes_any_words(tmp_path: Path) -> None:
+    _, _, store, runner = run_call(tmp_path, press("2"), say("call me after five"))
+    await runner.run()
+    assert store.records["account"]["42"]["note"] == "call me after five"
+
+
+async def test_failed_transfer_goes_to_on_fail(tmp_path: Path) -> None:
+    _, transfers, _, runner = run_call(tmp_path, say("vip"), press("1"), press("9999"),
+                                       accept=False)
+    outcome = await runner.run()
+    assert transfers.targets == [TransferTarget(queue="vip", uri="sip:vip@example.net")]
+    assert outcome.ending is Ending.COMPLETED and outcome.state == "save"
+
+
+async def test_a_menu_may_handle_agent_itself(tmp_path: Path) -> None:
+    for turn in (say("operator"), say("a banker please"), press("0")):
+        _, transfers, _, runner = run_call(tmp_path, turn)
+        outcome = await runner.run()
+        assert (outcome.state, transfers.targets) == ("bye", [])
+
+
+async def test_low_confidence_counts_as_not_understood(tmp_path: Path) -> None:
+    _, transfers, _, runner = run_call(tmp_path, say("pin", confidence=0.2), SILENCE)
+    outcome = await runner.run()
+    assert outcome.ending is Ending.TRANSFERRED and outcome.escalated
+    assert transfers.targets == [TransferTarget(queue="desk")]
+
+
+async def test_branch_fallback_when_value_differs(tmp_path: Path) -> None:
+    _, _, _, runner = run_call(tmp_path)
+    runner.variables["tier"] = "silver"
+    outcome = await runner.run()
+    assert outcome.state == "bye"
