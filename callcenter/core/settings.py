@@ -11,15 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from callcenter.core.errors import SettingsError
 from config import default_settings_path
 
 ENV_PREFIX = "CALLCENTER__"
+
+# Where each leaf value came from, keyed by its dotted path.
+_Origins = dict[tuple[str | int, ...], str]
 KNOWN_CODECS = ("PCMU", "PCMA", "G722")
 
 
@@ -111,8 +114,16 @@ class EngineSettings(_Section):
     max_call_s: float = Field(60.0, gt=0)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class Settings(_Section):
-    """Every setting of a node, validated."""
+    """Every setting of a node, validated.
+
+    Sections owned by packages the kernel may not import (``asr``, ``tts``)
+    are kept raw here and validated by :meth:`section` with the package's
+    own model, so their errors still name the file and line.
+    """
 
     node: NodeSettings = NodeSettings()
     sip: SipSettings = SipSettings()
@@ -120,6 +131,16 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     events: EventSettings = EventSettings()
     engine: EngineSettings = EngineSettings()
+    asr: dict[str, Any] = {}
+    tts: dict[str, Any] = {}
+    _origins: _Origins = PrivateAttr(default_factory=dict)
+
+    def section(self, name: str, model: type[M]) -> M:
+        """Validate the raw section `name` with `model`; raises SettingsError."""
+        try:
+            return model.model_validate(getattr(self, name))
+        except ValidationError as exc:
+            raise _settings_error(exc, (name,), self._origins) from None
 
     @property
     def recordings_dir(self) -> Path:
@@ -130,10 +151,6 @@ class Settings(_Section):
     def store_url(self) -> str:
         """The SQLAlchemy URL: the configured one or SQLite in the data dir."""
         return self.store.url or f"sqlite:///{self.node.data_dir / 'callcenter.db'}"
-
-
-# Where each leaf value came from, keyed by its dotted path.
-_Origins = dict[tuple[str | int, ...], str]
 
 
 def load_settings(
@@ -163,14 +180,20 @@ def load_settings(
         _set_path(merged, keys, value)
         origins[keys] = f"command-line option for {dotted}"
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        setting = ".".join(str(p) for p in loc)
-        raise SettingsError(
-            f"invalid setting {setting!r} ({_origin_of(loc, origins)}): {first['msg']}"
-        ) from None
+        raise _settings_error(exc, (), origins) from None
+    settings._origins = origins
+    return settings
+
+
+def _settings_error(exc: ValidationError, prefix: tuple[str, ...],
+                    origins: _Origins) -> SettingsError:
+    first = exc.errors()[0]
+    loc = (*prefix, *first["loc"])
+    setting = ".".join(str(p) for p in loc)
+    return SettingsError(
+        f"invalid setting {setting!r} ({_origin_of(loc, origins)}): {first['msg']}")
 
 
 def _read_yaml(path: Path, origins: _Origins) -> dict[str, Any]:

@@ -72,3 +72,18 @@ def test_trunk_settings(tmp_path: Path) -> None:
                     "      register: false\n")
     trunk = load_settings(user, environ={}).sip.trunks[0]
     assert trunk.registration is False and trunk.realm == "*"
+
+
+def test_package_sections_are_validated_with_file_and_line(tmp_path: Path) -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    class Voice(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        workers: int = 1
+
+    user = tmp_path / "site.yaml"
+    user.write_text("tts:\n  workers: many\n")
+    settings = load_settings(user, environ={})
+    with pytest.raises(SettingsError, match=rf"'tts.workers' \({user}:2\)"):
+        settings.section("tts", Voice)
+    assert load_settings(environ={}).section("tts", Voice).workers == 2  # shipped

@@ -1,0 +1,33 @@
+"""The tts: settings section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcenter.core.errors import SettingsError
+from callcenter.core.settings import load_settings
+from tts.settings import TtsSettings
+
+
+def test_defaults_suit_a_two_core_node() -> None:
+    settings = load_settings(environ={}).section("tts", TtsSettings)
+    assert settings.voice is None
+    assert settings.workers * settings.intra_op_threads == 2
+    assert settings.cache_path(Path("/data")) == Path("/data/tts-cache")
+
+
+def test_cache_dir_and_disk_switch() -> None:
+    assert TtsSettings(cache_dir=Path("/c")).cache_path(Path("/data")) == Path("/c")
+    assert TtsSettings(cache_disk_mb=0).cache_path(Path("/data")) is None
+    assert TtsSettings().cache_path(None) is None
+
+
+def test_bad_value_names_the_setting() -> None:
+    env = {"CALLCENTER__TTS__WORKERS": "0"}
+    with pytest.raises(SettingsError, match="tts.workers.*CALLCENTER__TTS__WORKERS"):
+        load_settings(environ=env).section("tts", TtsSettings)
+    env = {"CALLCENTER__TTS__SPEAKING_RATE": "1.2"}
+    with pytest.raises(SettingsError, match="tts.speaking_rate"):
+        load_settings(environ=env).section("tts", TtsSettings)
