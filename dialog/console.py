@@ -22,7 +22,7 @@ from pathlib import Path
 from callcenter.core.errors import CallGone
 from dialog.flow_loader import load_flows
 from dialog.ports import CallerInput, ListenSettings, TransferTarget, Turn
-from dialog.record_stores import SqliteRecordStore, read_seed
+from dialog.record_stores import InMemoryRecordStore, read_seed
 from dialog.runner import CallData, DialogRunner
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "config" / "flows"
@@ -76,11 +76,11 @@ def _print_turn(turn: Turn) -> None:
 async def _main(args: argparse.Namespace) -> int:
     flows = load_flows(args.flows)
     flow = flows[args.flow]
-    store = SqliteRecordStore(args.db)
+    store = InMemoryRecordStore()
     seed = args.flows / "seed" / f"{flow.name}.yaml"
     if seed.exists():
         today = datetime.now(UTC).astimezone(flow.tz).date()
-        store.seed(read_seed(seed, today), replace=True)
+        store = InMemoryRecordStore(read_seed(seed, today))
     caller = ConsoleCaller()
     runner = DialogRunner(flow, caller, records=store, transferrer=caller,
                           call=CallData(caller_number=args.caller, call_id="console"),
@@ -97,6 +97,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--flows", type=Path, default=FLOWS_DIR, help="folder of flow files")
     parser.add_argument("--flow", default="clinic", help="flow name (default: clinic)")
     parser.add_argument("--caller", default="+15551230001", help="the calling number")
-    parser.add_argument("--db", type=Path, default=Path("data/dialog_records.db"),
-                        help="SQLite file for the demo records")
     return asyncio.run(_main(parser.parse_args(argv)))

@@ -1,24 +1,15 @@
-"""Two `RecordStore`s: in memory (tests, trials) and SQLite (the demo), plus demo seeding.
+"""An in-memory `RecordStore` (tests, the console demo) and demo seed files.
 
-    store = SqliteRecordStore(Path("data/dialog_records.db"))
-    store.seed(read_seed(Path("config/flows/seed/clinic.yaml"), today), replace=True)
-    await store.lookup("appointment", "+15551230001")  -> {"patient_name": ..., ...}
-
-Records are JSON objects filed under (kind, key). The SQLite store keeps its
-own file, apart from the engine's store, and runs each operation on a worker
-thread so the event loop never waits on the disk. Seed files are YAML
+Records are JSON objects filed under (kind, key); the engine keeps them in
+its store (``callcenter.core.store``, table ``records``). Seed files are YAML
 ``kind -> key -> fields``; a value ``today``, ``today+N`` or ``today-N`` becomes
 that day's ISO date, so demo appointments are always in the near future.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,76 +38,6 @@ class InMemoryRecordStore:
         """Merge `fields` into the record (creating it if needed)."""
         self.updates.append((kind, key, dict(fields)))
         self.records.setdefault(kind, {}).setdefault(key, {}).update(fields)
-
-
-class SqliteRecordStore:
-    """Records in one SQLite file (table ``dialog_records``), safe across threads."""
-
-    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
-        self.path = path
-        self._timeout = busy_timeout_s
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("CREATE TABLE IF NOT EXISTS dialog_records ("
-                           " kind TEXT NOT NULL, key TEXT NOT NULL, fields TEXT NOT NULL,"
-                           " PRIMARY KEY (kind, key))")
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the record store {path}: {exc}") from exc
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection and transaction: committed on success, always closed."""
-        with closing(sqlite3.connect(self.path, timeout=self._timeout)) as db, db:
-            yield db
-
-    def seed(self, records: Records, *, replace: bool = False) -> int:
-        """Insert `records`; existing ones are kept unless `replace`. Returns rows written."""
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        rows = [(kind, key, json.dumps(fields)) for kind, by_key in records.items()
-                for key, fields in by_key.items()]
-        try:
-            with self._connect() as db:
-                cursor = db.executemany(
-                    f"{verb} INTO dialog_records (kind, key, fields) VALUES (?, ?, ?)", rows)
-                return cursor.rowcount
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot seed {self.path}: {exc}") from exc
-
-    def lookup_now(self, kind: str, key: str) -> dict[str, Any] | None:
-        """`lookup`, blocking (for tools and tests)."""
-        try:
-            with self._connect() as db:
-                row = db.execute("SELECT fields FROM dialog_records WHERE kind = ? AND key = ?",
-                                 (kind, key)).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read {kind} {key!r}: {exc}") from exc
-        if row is None:
-            return None
-        value = json.loads(row[0])
-        return value if isinstance(value, dict) else None
-
-    def update_now(self, kind: str, key: str, fields: Mapping[str, Any]) -> None:
-        """`update`, blocking: merges `fields` into the record (creating it if needed)."""
-        try:
-            with self._connect() as db:
-                db.execute("BEGIN IMMEDIATE")
-                row = db.execute("SELECT fields FROM dialog_records WHERE kind = ? AND key = ?",
-                                 (kind, key)).fetchone()
-                merged = {**(json.loads(row[0]) if row else {}), **fields}
-                db.execute("INSERT OR REPLACE INTO dialog_records (kind, key, fields) "
-                           "VALUES (?, ?, ?)", (kind, key, json.dumps(merged)))
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot update {kind} {key!r}: {exc}") from exc
-
-    async def lookup(self, kind: str, key: str) -> dict[str, Any] | None:
-        """The record of `kind` under `key`, or None."""
-        return await asyncio.to_thread(self.lookup_now, kind, key)
-
-    async def update(self, kind: str, key: str, fields: Mapping[str, Any]) -> None:
-        """Merge `fields` into the record of `kind` under `key`."""
-        await asyncio.to_thread(self.update_now, kind, key, dict(fields))
 
 
 def _resolve_days(value: Any, today: date) -> Any:
