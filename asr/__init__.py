@@ -1,4 +1,14 @@
-"""Listening to caller audio: VAD, endpointing, streaming Whisper, prosody.
+"""Listening to caller audio: VAD, endpointing, streaming Whisper.
 
-Empty until the conversational IVR lands; may import the kernel and `config`.
+- :mod:`asr.vad`: webrtcvad on 10/20/30 ms frames at 8 or 16 kHz.
+- :mod:`asr.endpointing`: pure logic from voiced/unvoiced frames to speech
+  start (barge-in), utterance end, no-input and maximum length.
+- :mod:`asr.whisper`: :class:`~asr.whisper.WhisperRecognizer`, the
+  ``Recognizer`` port over one shared faster-whisper model and a bounded
+  worker pool (finals before partials).
+- :mod:`asr.stream`: :class:`~asr.stream.UtteranceStream`, one call's frames
+  in, SpeechStarted / Partial / Final / NoInput out.
+- :mod:`asr.settings`: the ``asr:`` settings section.
+
+May import the kernel (``callcenter.core``) and ``config`` only.
 """

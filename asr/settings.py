@@ -1,0 +1,97 @@
+"""Settings of the listening side (the ``asr:`` section).
+
+The kernel's ``Settings`` may not import ``asr``, so it carries this section
+as a plain mapping and the composition root validates it here with
+:func:`asr_settings`, which raises :class:`SettingsError` naming the setting
+(``asr.window_s``) like the rest of the settings do.
+
+Per-dialog-state endpointing overrides the defaults under
+``asr.endpointing`` through :meth:`EndpointingSettings.to_config`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from asr.endpointing import EndpointerConfig
+from callcenter.core.errors import SettingsError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointingSettings(_Section):
+    """Defaults of :class:`asr.endpointing.EndpointerConfig`, in milliseconds."""
+
+    start_ms: int = Field(200, gt=0)
+    start_window_ms: int = Field(300, gt=0)
+    barge_in_confirm_ms: int = Field(300, ge=0)
+    end_silence_ms_complete: int = Field(500, gt=0)
+    end_silence_ms_incomplete: int = Field(1000, gt=0)
+    short_answer_ms: int = Field(800, ge=0)
+    min_speech_ms: int = Field(250, ge=0)
+    max_utterance_ms: int = Field(15000, gt=0)
+    no_input_timeout_ms: int | None = Field(8000, gt=0)
+    preroll_ms: int = Field(300, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EndpointingSettings:
+        self.to_config()
+        return self
+
+    def to_config(self, **overrides: Any) -> EndpointerConfig:
+        """An endpointer config from these defaults and a dialog state's overrides."""
+        return EndpointerConfig(**{**self.model_dump(), **overrides})
+
+
+class AsrSettings(_Section):
+    """The recognizer, the VAD and the default endpointing of a node."""
+
+    # A CTranslate2 Whisper model directory; None: the bundled tiny.en.
+    model: Path | None = None
+    # ISO code for multilingual models; None: English for *.en models,
+    # detected per utterance otherwise (one more encoder pass).
+    language: str | None = None
+    compute_type: str = "int8"
+    # Threads per worker, and workers: concurrent recognitions on the node.
+    cpu_threads: int = Field(1, ge=1)
+    workers: int = Field(2, ge=1)
+    beam_size_partial: int = Field(1, ge=1)
+    beam_size_final: int = Field(2, ge=1)
+    # Shortest encoder window in seconds, for finals and for partials;
+    # longer audio widens it up to 30. 30 = faster-whisper's own padding.
+    # bench/asr_wer.py measures what a shorter window costs in accuracy.
+    window_s: float = Field(30.0, ge=5.0, le=30.0)
+    partial_window_s: float = Field(30.0, ge=5.0, le=30.0)
+    # Finals longer than this decode with timestamps (guards early stops).
+    timestamps_after_s: float = Field(10.0, gt=0)
+    # Temperature fallback for finals (partials decode greedily, once).
+    temperatures: tuple[float, ...] = (0.0, 0.4, 0.8)
+    # Decoding stops after this many tokens per second of audio (plus 16).
+    max_tokens_per_s: float = Field(8.0, gt=0)
+    # How a dialog state's hints bias recognition.
+    bias: Literal["hotwords", "prompt", "off"] = "hotwords"
+    partial_interval_ms: int = Field(600, ge=100)
+    vad_aggressiveness: int = Field(2, ge=0, le=3)
+    endpointing: EndpointingSettings = EndpointingSettings()
+
+    @model_validator(mode="after")
+    def _temperatures(self) -> AsrSettings:
+        if not self.temperatures or any(t < 0 or t > 1.5 for t in self.temperatures):
+            raise ValueError("temperatures: one or more values within 0..1.5")
+        return self
+
+
+def asr_settings(raw: Mapping[str, Any] | None, *, origin: str = "settings") -> AsrSettings:
+    """Validate the ``asr:`` section; a bad value raises SettingsError naming it."""
+    try:
+        return AsrSettings.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        setting = ".".join(["asr", *(str(p) for p in first["loc"])])
+        raise SettingsError(f"invalid setting {setting!r} ({origin}): {first['msg']}") from None

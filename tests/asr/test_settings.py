@@ -1,0 +1,51 @@
+"""The asr: settings section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asr.endpointing import EndpointerConfig
+from asr.settings import AsrSettings, asr_settings
+from callcenter.core.errors import SettingsError
+
+
+def test_defaults() -> None:
+    settings = asr_settings(None)
+    assert settings == AsrSettings()
+    assert settings.model is None and settings.window_s == 30
+    assert settings.endpointing.to_config() == EndpointerConfig()
+
+
+def test_values_and_per_state_overrides() -> None:
+    settings = asr_settings({"model": "/models/small", "language": "de", "window_s": 15,
+                             "endpointing": {"end_silence_ms_complete": 400}})
+    assert settings.model == Path("/models/small")
+    config = settings.endpointing.to_config(no_input_timeout_ms=None)
+    assert config.end_silence_ms_complete == 400 and config.no_input_timeout_ms is None
+
+
+@pytest.mark.parametrize(("raw", "named"), [
+    ({"window_s": 3}, "asr.window_s"),
+    ({"workers": 0}, "asr.workers"),
+    ({"vad_aggressiveness": 5}, "asr.vad_aggressiveness"),
+    ({"bias": "loud"}, "asr.bias"),
+    ({"colour": "red"}, "asr.colour"),
+    ({"endpointing": {"start_ms": 500}}, "asr.endpointing"),
+    ({"temperatures": []}, "asr"),
+])
+def test_bad_values_name_the_setting(raw: dict[str, object], named: str) -> None:
+    with pytest.raises(SettingsError, match=f"'{named}") as info:
+        asr_settings(raw, origin="test.yaml:3")
+    assert "test.yaml:3" in str(info.value)
+
+
+def test_the_shipped_asr_section_validates() -> None:
+    """Whatever config/settings.yaml ships under asr: is valid."""
+    import yaml
+
+    from config import default_settings_path
+
+    shipped = yaml.safe_load(default_settings_path().read_text(encoding="utf-8")) or {}
+    asr_settings(shipped.get("asr"), origin=str(default_settings_path()))

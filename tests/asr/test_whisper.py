@@ -1,0 +1,160 @@
+"""The real bundled Whisper model on synthesized telephone speech."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from asr.settings import AsrSettings
+from asr.stream import Final, Partial, SpeechStarted, StreamEvent, UtteranceStream
+from asr.whisper import WhisperRecognizer, collapse_repetitions
+from callcenter.core.errors import SettingsError
+from callcenter.core.speech import Recognizer
+from tests.asr.speech import frames, normalized, say, silence
+
+# Deterministic piper speech that tiny.en gets right at 8 kHz ("I want to
+# talk to an agent" comes back as "I went to talk ...").
+SENTENCES = [
+    "I would like to speak to an agent.",
+    "Please cancel my appointment.",
+    "Yes, that is correct.",
+]
+
+
+def test_it_is_a_recognizer(recognizer: WhisperRecognizer) -> None:
+    port: Recognizer = recognizer
+    assert port is recognizer
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+async def test_finals_at_8k(recognizer: WhisperRecognizer, text: str) -> None:
+    result = await recognizer.transcribe(say(text), 8000, final=True)
+    assert result is not None and result.is_final
+    assert normalized(result.text) == normalized(text)
+    assert 0.3 < result.confidence <= 1.0
+    assert result.audio_seconds > 1 and result.compute_seconds > 0
+
+
+async def test_16k_espeak_and_hints(recognizer: WhisperRecognizer) -> None:
+    audio = say("I want to talk to an agent.", 16000, engine="espeak")
+    result = await recognizer.transcribe(audio, 16000, final=True,
+                                         hints=["agent", "appointment", "yes", "no"])
+    assert result is not None
+    assert normalized(result.text) == "i want to talk to an agent"
+
+
+async def test_long_hints_are_cut_to_fit(recognizer: WhisperRecognizer) -> None:
+    hints = [f"Customer{i} Surname{i}" for i in range(400)]
+    result = await recognizer.transcribe(say(SENTENCES[1]), 8000, final=True, hints=hints)
+    assert result is not None and normalized(result.text) == normalized(SENTENCES[1])
+
+
+async def test_hints_as_a_prompt() -> None:
+    rec = WhisperRecognizer(AsrSettings(bias="prompt", workers=1))
+    try:
+        result = await rec.transcribe(say(SENTENCES[2]), 8000, final=True,
+                                      hints=["yes", "no", "correct"])
+        assert result is not None and normalized(result.text) == normalized(SENTENCES[2])
+    finally:
+        rec.close()
+
+
+async def test_silence_and_empty_audio(recognizer: WhisperRecognizer) -> None:
+    empty = await recognizer.transcribe(b"", 8000, final=True)
+    assert empty is not None and empty.text == "" and empty.confidence == 0
+    quiet = await recognizer.transcribe(silence(1.0), 8000, final=False)
+    assert quiet is not None and quiet.text.strip(" .") == ""
+
+
+async def test_a_long_final_keeps_its_end(recognizer: WhisperRecognizer) -> None:
+    text = ("Hello, I am calling because I received a letter about my insurance policy, "
+            "and I do not understand the amount that was charged to my account last month. "
+            "Could you please explain it and tell me how to change my payment method?")
+    result = await recognizer.transcribe(say(text), 8000, final=True)
+    assert result is not None and result.audio_seconds > 10
+    assert normalized(result.text).endswith("payment method")
+
+
+async def test_finals_outrank_partials(recognizer: WhisperRecognizer) -> None:
+    audio = say(SENTENCES[0])
+    final = asyncio.create_task(recognizer.transcribe(audio, 8000, final=True))
+    await asyncio.sleep(0)
+    skipped = recognizer.partials_skipped
+    assert await recognizer.transcribe(audio, 8000, final=False) is None
+    assert recognizer.partials_skipped == skipped + 1
+    assert await final is not None
+    assert recognizer.busy == 0
+    partial = await recognizer.transcribe(audio, 8000, final=False)
+    assert partial is not None and not partial.is_final
+
+
+async def test_a_busy_pool_skips_partials_not_finals(recognizer: WhisperRecognizer) -> None:
+    audio = say(SENTENCES[1])
+    partials = [asyncio.create_task(recognizer.transcribe(audio, 8000, final=False))
+                for _ in range(4)]
+    results = await asyncio.gather(*partials)
+    assert sum(r is None for r in results) == 2  # two workers: two ran, two skipped
+    finals = await asyncio.gather(*(recognizer.transcribe(audio, 8000, final=True)
+                                    for _ in range(3)))
+    assert all(f is not None for f in finals)
+    assert recognizer.busy == 0
+
+
+async def test_a_shorter_window_same_text() -> None:
+    rec = WhisperRecognizer(AsrSettings(window_s=10))
+    try:
+        result = await rec.transcribe(say(SENTENCES[0]), 8000, final=True)
+        assert result is not None and normalized(result.text) == normalized(SENTENCES[0])
+    finally:
+        rec.close()
+
+
+def test_a_missing_model_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="'asr.model'.*model.bin"):
+        WhisperRecognizer(AsrSettings(model=tmp_path / "nowhere"))
+
+
+def test_an_english_model_refuses_another_language() -> None:
+    with pytest.raises(SettingsError, match="'asr.language'"):
+        WhisperRecognizer(AsrSettings(language="de"))
+
+
+def test_collapse_repetitions() -> None:
+    assert collapse_repetitions("no no no") == ("no no no", False)
+    assert collapse_repetitions("no answer. No answer. No answer. No answer.") == (
+        "no answer.", True)
+    assert collapse_repetitions("And all. And all. And all.") == ("And all.", True)
+
+
+async def test_a_stream_fed_frame_by_frame(recognizer: WhisperRecognizer) -> None:
+    """Real time: VAD, partials while speaking, then the final."""
+    text = "My name is Margaret Thompson and I would like to cancel my appointment."
+    stream = UtteranceStream(recognizer, 8000, partial_interval_ms=500)
+    stream.listen(hints=["Margaret Thompson"])
+    events: list[StreamEvent] = []
+
+    async def collect() -> None:
+        async for event in stream:
+            events.append(event)
+            if isinstance(event, Final):
+                return
+
+    collector = asyncio.create_task(collect())
+    started = time.monotonic()
+    for i, frame in enumerate(frames(silence(0.4) + say(text) + silence(1.5))):
+        stream.feed(frame)
+        await asyncio.sleep(max(0.0, started + (i + 1) * 0.02 - time.monotonic()))
+    async with asyncio.timeout(10):
+        await collector
+    await stream.aclose()
+    assert isinstance(events[0], SpeechStarted)
+    partials = [e for e in events if isinstance(e, Partial)]
+    assert len(partials) >= 2
+    assert all(not p.transcript.is_final for p in partials)
+    final = events[-1]
+    assert isinstance(final, Final)
+    assert normalized(final.transcript.text) == normalized(text)
+    assert final.latency_s < 2.0
