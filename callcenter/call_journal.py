@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from callcenter.core.call import CallInfo, EndReason, utcnow
 from callcenter.core.errors import StoreError
 from callcenter.core.events import Event, EventBus
-from callcenter.core.store import AsyncStore
+from callcenter.core.store import AsyncStore, TurnInput
 from sip.call import SipCall
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,18 @@ class CallJournal:
             event = Event(kind="state", data=payload, call_id=call.id, node=self.node, at=at)
         else:
             event = Event(kind=kind, data=payload, call_id=call.id, node=self.node, at=at)
+        self.submit(lambda: self.bus.publish(event))
+
+    def turn(self, call: SipCall, *, speaker: str, text: str, state: str | None,
+             started_at: datetime, ended_at: datetime | None, intent: str | None,
+             confidence: float | None, data: dict[str, Any]) -> None:
+        """A turn of the conversation: into the transcript, and published."""
+        turn = TurnInput(speaker=speaker, text=text, started_at=started_at, ended_at=ended_at,
+                         confidence=confidence, intent=intent, state=state, data=data)
+        self.submit(lambda: self.store.add_turn(call.id, turn))
+        event = Event(kind="turn", call_id=call.id, node=self.node, at=started_at, data={
+            "speaker": speaker, "text": text, "state": state, "intent": intent,
+            "confidence": confidence})
         self.submit(lambda: self.bus.publish(event))
 
     async def _drain(self) -> None:

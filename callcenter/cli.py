@@ -87,20 +87,38 @@ def serve(config_file: Path | None, sip_host: str | None, sip_port: int | None,
               help="Write what the caller hears to this WAV.")
 @click.option("--duration", type=float, help="Seconds to stay in the call (default: the "
               "WAV's length plus 0.5 s, at least 3 s).")
+@click.option("--say", help="Speak this (Piper voice) after the engine's first prompt.")
+@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML list of steps: say, dtmf, wait, wait_prompt, wav, hangup.")
+@click.option("--from", "from_user", default="1000", show_default=True,
+              help="Calling number (user part of From); the demo knows 1000.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def dial(uri: str, config_file: Path | None, wav: Path | None, dtmf: str,
-         record: Path | None, duration: float | None, as_json: bool) -> None:
+         record: Path | None, duration: float | None, say: str | None, script: Path | None,
+         from_user: str, as_json: bool) -> None:
     """Call URI as a test caller (e.g. sip:100@127.0.0.1:5060)."""
+    from callcenter.caller_script import load_script, steps_for_say
     from callcenter.test_caller import bind_address_for
     from callcenter.test_caller import dial as run_dial
 
     settings = _settings(config_file, **{"sip.host": bind_address_for(uri), "sip.port": 0,
-                                         "sip.rtp_port": 0, "sip.trunks": []})
+                                         "sip.rtp_port": 0, "sip.trunks": [],
+                                         "sip.local_user": from_user})
+    steps = None
+    try:
+        if script is not None:
+            steps = load_script(script)
+        elif say is not None:
+            steps = steps_for_say(say)
+    except CallCenterError as exc:
+        raise click.ClickException(str(exc)) from None
     outcome = asyncio.run(run_dial(settings, uri, wav=wav, dtmf=dtmf, record=record,
-                                   duration=duration))
+                                   duration=duration, script=steps))
     if as_json:
         click.echo(json.dumps(outcome.to_dict()))
     else:
+        for turn in outcome.conversation:
+            click.echo(f"{turn['at']:6.1f}s {turn['speaker']:>6}: {turn['text']}")
         click.echo(f"{outcome.status} (SIP {outcome.sip_code})"
                    + (f", codec {outcome.codec}, heard {outcome.heard_seconds:.1f} s"
                       if outcome.status == "answered" else f": {outcome.error}"))
@@ -137,3 +155,36 @@ def calls(config_file: Path | None, data_dir: Path | None, limit: int, as_json: 
                    f"{record.sip_code or '-':>3} {record.from_uri} -> {record.to_uri}")
     if not records and not as_json:
         click.echo("no calls yet")
+
+
+@main.command()
+@click.argument("call_id")
+@_config_option
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per turn.")
+def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
+               as_json: bool) -> None:
+    """The turns of a call (CALL_ID may be a unique prefix)."""
+    from callcenter.core.store import Store
+
+    settings = _settings(config_file, **{"node.data_dir": data_dir})
+    store = Store(settings.store_url)
+    try:
+        store.migrate()
+        matches = store.find_calls(call_id)
+        if len(matches) != 1:
+            raise click.ClickException(
+                f"no call with id {call_id!r}" if not matches else
+                f"{len(matches)} calls start with {call_id!r}; give more of the id")
+        turns = store.turns_for(matches[0].id)
+    except CallCenterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    for turn in turns:
+        if as_json:
+            click.echo(json.dumps(turn.to_dict()))
+            continue
+        extra = f"  [{turn.intent}" + (f" {turn.confidence:.2f}" if turn.confidence else "") + "]"
+        click.echo(f"{turn.started_at:%H:%M:%S} {turn.speaker:>6} ({turn.state}): {turn.text}"
+                   + (extra if turn.intent else ""))

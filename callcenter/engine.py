@@ -21,6 +21,7 @@ from callcenter.core.errors import CallGone, MediaError, SettingsError
 from callcenter.core.events import Event, EventBus
 from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore, Store
+from callcenter.dialog_service import DialogService
 from callcenter.events_wiring import make_event_bus
 from callcenter.greeting import chime
 from callcenter.recording_service import RecordingService, recover_crashed_calls
@@ -42,6 +43,7 @@ class Engine:
         self.journal: CallJournal | None = None
         self.writer: RecordingWriter | None = None
         self.node: SipNode | None = None
+        self.dialogs: DialogService | None = None
         self.facts: EndpointFacts | None = None
         self._stopping = asyncio.Event()
         self._greeting: dict[int, bytes] = {}
@@ -67,6 +69,9 @@ class Engine:
             opener = recordings.open_for
         if s.engine.greeting is not None and not s.engine.greeting.is_file():
             raise SettingsError(f"engine.greeting: no such file {s.engine.greeting}")
+        if s.engine.flow is not None:
+            self.dialogs = DialogService(s, self.store, self.journal)
+            await self.dialogs.start()
         self.node = SipNode(s.sip, self.journal, self.handle_call, opener)
         self.facts = await self.node.start()
         # Everything allocated so far lives as long as the node: keep it out of
@@ -79,10 +84,17 @@ class Engine:
         return self.facts
 
     async def handle_call(self, call: SipCall) -> None:
-        """What an inbound call gets until dialog flows exist."""
+        """Answer, then run the flow (or greet), within engine.max_call_s."""
         await call.ring()
         await call.answer()
         assert call.media is not None
+        if self.dialogs is not None:
+            try:
+                await asyncio.wait_for(self.dialogs.run_call(call),
+                                       self.settings.engine.max_call_s)
+            except TimeoutError:
+                await call.hangup(EndReason.ENGINE_HANGUP)
+            return
         try:
             call.play(await self._greeting_for(call.media.clock_rate))
         except MediaError as exc:
@@ -139,6 +151,8 @@ class Engine:
         if self.node is not None:
             await self.node.stop()
             self.node = None
+        if self.dialogs is not None:
+            self.dialogs.close()
         if self.journal is not None:
             await self.journal.close()
         if self.writer is not None:

@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import ipaddress
 import wave
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callcenter.caller_script import Step
 from callcenter.core.call import EndReason
 from callcenter.core.errors import CallFailed
 from callcenter.core.settings import Settings
+from callcenter.scripted_caller import run_script, transcribe_heard
 from sip.call import SipCall
 from sip.node import SipNode
 from sip.sip_uri import host_of
@@ -40,6 +42,9 @@ class DialOutcome:
     ended_by: str | None = None  # "caller" (us) or "remote"
     recording: str | None = None
     error: str | None = None
+    # With a script: the conversation both ways, in order of time (seconds
+    # from the answer); the engine's side is transcribed from what was heard.
+    conversation: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,8 +61,11 @@ def bind_address_for(uri: str) -> str:
 
 async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
                dtmf: str = "", record: Path | None = None, duration: float | None = None,
-               dtmf_delay: float = 0.5) -> DialOutcome:
-    """Call `uri`, play, send digits, record; hang up after `duration` seconds."""
+               dtmf_delay: float = 0.5, script: list[Step] | None = None) -> DialOutcome:
+    """Call `uri`, play, send digits, record; hang up after `duration` seconds.
+
+    With a `script`, its steps run instead of `wav`/`dtmf`, and the outcome
+    carries the conversation both ways."""
     node = SipNode(settings.sip, _Quiet())
     await node.start()
     try:
@@ -77,6 +85,22 @@ async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
 
         listener = asyncio.create_task(listen())
         answered_at = asyncio.get_running_loop().time()
+        if script is not None:
+            said = await run_script(call, script, heard, settings)
+            if not call.ended.done():
+                await call.hangup(EndReason.CALLER_HANGUP)
+            end = await node.wait_ended(call)
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            _write_heard(record, heard, rate)
+            engine_turns = await transcribe_heard(bytes(heard), rate, settings)
+            return DialOutcome(status="answered", sip_code=end.sip_code,
+                               codec=call.media.codec, clock_rate=rate,
+                               heard_seconds=len(heard) / 2 / rate, ended_by="caller",
+                               recording=str(record) if record else None,
+                               conversation=sorted(said + engine_turns,
+                                                   key=lambda t: float(t["at"])))
         played = 0.0
         if wav is not None:
             await call.play_wav(wav)
@@ -99,15 +123,20 @@ async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
-        if record is not None:
-            record.parent.mkdir(parents=True, exist_ok=True)
-            with wave.open(str(record), "wb") as out:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(rate)
-                out.writeframes(bytes(heard))
+        _write_heard(record, heard, rate)
         return DialOutcome(status="answered", sip_code=end.sip_code, codec=call.media.codec,
                            clock_rate=rate, heard_seconds=len(heard) / 2 / rate,
                            ended_by=ended_by, recording=str(record) if record else None)
     finally:
         await node.stop()
+
+
+def _write_heard(record: Path | None, heard: bytearray, rate: int) -> None:
+    if record is None:
+        return
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(record), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(heard))

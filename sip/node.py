@@ -116,7 +116,7 @@ class SipNode:
 
     def _start_on_thread(self) -> EndpointFacts:
         self._ep, facts, self._keep = create_endpoint(self.settings, self._refused_by_pjsua)
-        self._add_account("local", f"sip:{self.settings.user_agent.split('/')[0]}@"
+        self._add_account("local", f"sip:{self.settings.local_user}@"
                           f"{facts.host}:{facts.udp_port or facts.tcp_port}", default=True)
         for trunk in self.settings.trunks:
             cfg = pj.AccountConfig()

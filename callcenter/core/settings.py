@@ -57,6 +57,8 @@ class SipSettings(_Section):
     transports: list[Literal["udp", "tcp"]] = ["udp", "tcp"]
     public_address: str | None = None
     user_agent: str = "callcenter/0.1"
+    # User part of the node's own SIP address (the From of calls it dials directly).
+    local_user: str = "callcenter"
     numbers: list[str] = []
     max_calls: int = Field(4, ge=1)
     busy_code: Literal[486, 503] = 503
@@ -110,8 +112,12 @@ class EventSettings(_Section):
 
 
 class EngineSettings(_Section):
+    # The dialog flow every answered call runs (a file in flows_dir); null =
+    # no conversation: the greeting, then the call stays up for max_call_s.
+    flow: str | None = "clinic"
+    flows_dir: Path | None = None
     greeting: Path | None = None
-    max_call_s: float = Field(60.0, gt=0)
+    max_call_s: float = Field(600.0, gt=0)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -6,7 +6,7 @@ tests use fakes. Audio is always mono PCM16 little-endian at an explicit rate.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +35,6 @@ class Recognizer(Protocol):
 class Synthesizer(Protocol):
     """Text to speech, streamed sentence by sentence."""
 
-    def stream(self, text: str, rate: int) -> AsyncIterator[bytes]:
+    def stream(self, text: str, rate: int) -> AsyncGenerator[bytes, None]:
         """PCM16 at `rate`, one chunk per sentence as soon as it is ready.
         Closing the iterator (or cancelling its consumer) stops synthesis."""

@@ -34,8 +34,10 @@ class EngineProcess:
     def __init__(self, data_dir: Path, settings: dict[str, Any] | None = None) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        # No dialog flow unless a test asks for one: loading the speech models
+        # costs seconds, and most tests are about calls, not conversations.
         base: dict[str, Any] = {"sip": {"rtp_port": 0, "media_timeout_s": 15},
-                                "engine": {"max_call_s": 30}}
+                                "engine": {"max_call_s": 30, "flow": None}}
         for section, values in (settings or {}).items():
             base.setdefault(section, {}).update(values)
         self.config = data_dir / "test-settings.yaml"

@@ -1,0 +1,201 @@
+"""A caller's side of a dialog over a real call: listening, speaking, barge-in.
+
+:class:`CallConversation` implements the dialog's ports (``CallerIO`` and
+``Transferrer``) for one :class:`sip.call.SipCall`:
+
+- the caller's frames feed an :class:`asr.stream.UtteranceStream` (VAD,
+  endpointing, streaming Whisper); its finals, no-input timeouts and the
+  call's DTMF digits become the dialog's ``CallerInput``s;
+- ``say`` streams piper audio sentence by sentence into the call, keeping
+  at most one sentence queued ahead so that a barge-in wastes little work;
+- barge-in: confirmed speech (or a DTMF key) while the engine speaks, in a
+  state that allows it, stops the engine's audio at once; the utterance that
+  interrupted is then the answer to the next ``listen``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from asr.settings import AsrSettings
+from asr.stream import Final, NoInput, SpeechStarted, UtteranceStream
+from callcenter.core.errors import CallGone
+from callcenter.core.speech import Recognizer, Synthesizer
+from dialog.ports import CallerInput, InputKind, ListenSettings, TransferTarget
+from sip.call import SipCall
+
+log = logging.getLogger(__name__)
+
+DIGIT_GAP_S = 3.0  # a pause this long ends a multi-digit entry
+
+
+class CallConversation:
+    """Dialog ports over one answered call."""
+
+    def __init__(self, call: SipCall, recognizer: Recognizer, synthesizer: Synthesizer,
+                 asr: AsrSettings) -> None:
+        assert call.media is not None, "the call must be answered first"
+        self.call = call
+        self.rate = call.media.clock_rate
+        self._synth = synthesizer
+        self._asr = asr
+        self.stream = UtteranceStream.from_settings(recognizer, self.rate, asr)
+        self._inputs: asyncio.Queue[CallerInput] = asyncio.Queue()
+        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._speaking = False
+        self._barge_allowed = True
+        self._barged = asyncio.Event()
+        self._listening = False
+        self.barge_ins: list[float] = []  # monotonic times engine audio was cut
+
+    async def start(self) -> None:
+        """Start listening to the call (audio, recognition events, DTMF)."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump_audio(), name="conv-audio"),
+                       loop.create_task(self._pump_events(), name="conv-events"),
+                       loop.create_task(self._pump_dtmf(), name="conv-dtmf")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, CallGone):
+                await task
+        await self.stream.aclose()
+
+    # -- inputs ----------------------------------------------------------------
+    async def _pump_audio(self) -> None:
+        async for frame in self.call.frames():
+            self.stream.feed(frame)
+
+    async def _pump_events(self) -> None:
+        async for event in self.stream.events():
+            if isinstance(event, SpeechStarted):
+                if self._speaking and self._barge_allowed:
+                    self._barge_in("speech")
+            elif isinstance(event, Final):
+                text = event.transcript.text.strip()
+                if text and (self._listening or self._barged.is_set()):
+                    self._inputs.put_nowait(CallerInput.speech(text,
+                                                               event.transcript.confidence))
+            elif isinstance(event, NoInput) and self._listening:
+                self._inputs.put_nowait(CallerInput.no_input())
+
+    async def _pump_dtmf(self) -> None:
+        while True:
+            digit = await self.call.dtmf.get()
+            if self._speaking:
+                if not self._barge_allowed:
+                    continue  # a legal notice plays through, keys included
+                self._barge_in("dtmf")
+            self._digits.put_nowait(digit)
+
+    def _barge_in(self, why: str) -> None:
+        self.call.stop_audio()
+        self._barged.set()
+        self.barge_ins.append(time.monotonic())
+        log.info("call %s: barge-in (%s)", self.call.id[:8], why)
+
+    # -- CallerIO ----------------------------------------------------------------
+    async def say(self, text: str, *, barge_in: bool) -> None:
+        """Speak `text`, sentence by sentence; stop at once on barge-in."""
+        self._barged.clear()
+        self._barge_allowed = barge_in
+        self._speaking = True
+        previous: asyncio.Future[bool] | None = None
+        try:
+            async with contextlib.aclosing(self._synth.stream(text, self.rate)) as chunks:
+                async for chunk in chunks:
+                    if self._barged.is_set() or self.call.ended.done():
+                        break
+                    playing = self.call.play(chunk)
+                    if previous is not None and not await previous:
+                        break  # stopped: barge-in
+                    previous = playing
+            if previous is not None and not self._barged.is_set():
+                await previous
+        finally:
+            self._speaking = False
+        if self.call.ended.done():
+            raise CallGone("the caller hung up")
+
+    async def listen(self, hints: Sequence[str], settings: ListenSettings) -> CallerInput:
+        """One caller turn: an utterance, DTMF keys, or nothing in time."""
+        defaults = self._asr.endpointing
+        config = defaults.to_config(
+            end_silence_ms_incomplete=max(settings.end_silence_ms,
+                                          defaults.end_silence_ms_complete),
+            max_utterance_ms=settings.max_utterance_ms,
+            no_input_timeout_ms=settings.no_input_ms)
+        self._drop_stale_no_input()
+        self._listening = True
+        self.stream.listen(config, hints)
+        try:
+            return await self._next_input(settings)
+        finally:
+            self._listening = False
+            self._barged.clear()
+
+    def _drop_stale_no_input(self) -> None:
+        kept = [i for i in _drain(self._inputs) if i.kind != InputKind.NO_INPUT]
+        for item in kept:
+            self._inputs.put_nowait(item)
+
+    async def _next_input(self, settings: ListenSettings) -> CallerInput:
+        speech = asyncio.ensure_future(self._inputs.get())
+        digit = asyncio.ensure_future(self._digits.get())
+        ended: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(self.call.ended))
+        waiting: set[asyncio.Future[Any]] = {speech, digit, ended}
+        try:
+            done, _ = await asyncio.wait(waiting,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if digit in done:
+                self.stream.stop_no_input_timer()
+                return CallerInput.dtmf(await self._collect_digits(digit.result(), settings))
+            if speech in done:
+                return speech.result()
+            raise CallGone("the caller hung up")
+        finally:
+            for task in (speech, digit, ended):
+                task.cancel()
+            if speech.done() and not speech.cancelled() and digit.done():
+                self._inputs.put_nowait(speech.result())  # both at once: keep the words
+
+    async def _collect_digits(self, first: str, settings: ListenSettings) -> str:
+        digits = first
+        while len(digits) < settings.max_digits and not digits.endswith("#"):
+            try:
+                digits += await asyncio.wait_for(self._digits.get(), DIGIT_GAP_S)
+            except TimeoutError:
+                break
+        return digits
+
+    async def hangup(self) -> None:
+        await self.call.hangup()
+
+    # -- Transferrer ---------------------------------------------------------------
+    async def transfer(self, target: TransferTarget) -> bool:
+        """Blind-transfer the caller to the target's SIP URI (a queue's
+        fallback URI until the human queue exists in the engine)."""
+        uri = target.uri
+        if not uri:
+            log.warning("call %s: no SIP URI for queue %s", self.call.id[:8], target)
+            return False
+        try:
+            code = await self.call.transfer(uri)
+        except (CallGone, TimeoutError):
+            return self.call.ended.done()
+        return 200 <= code < 300
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

@@ -1,0 +1,137 @@
+"""The test caller's voice and ears: running a script, transcribing replies.
+
+The caller speaks with the bundled Piper voice and judges the engine's turns
+by the energy of what it hears (a prompt is over when the line has been
+quiet for ``QUIET_S``). Afterwards the heard audio is cut at silences and
+transcribed with the bundled Whisper model, so ``callcenter dial`` can print
+the conversation both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from asr.settings import AsrSettings
+from asr.whisper import WhisperRecognizer
+from callcenter.caller_script import Step
+from callcenter.core.settings import Settings
+from sip.call import SipCall, load_wav_pcm
+from tts.piper_voice import PiperSynthesizer
+from tts.settings import TtsSettings
+
+log = logging.getLogger(__name__)
+
+QUIET_S = 1.2  # silence that ends an engine prompt
+LOUD_RMS = 300.0  # PCM16 RMS above which a 20 ms frame counts as speech
+PROMPT_TIMEOUT_S = 45.0
+
+
+def _frame_rms(pcm: bytes) -> np.ndarray:
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
+    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160)
+    return np.sqrt((frames**2).mean(axis=1)) if len(frames) else np.zeros(0)
+
+
+async def _wait_prompt(call: SipCall, heard: bytearray, rate: int, since: int) -> None:
+    """Until the engine has spoken after byte `since` and then gone quiet."""
+    frame_bytes = rate // 50 * 2
+    deadline = time.monotonic() + PROMPT_TIMEOUT_S
+    while time.monotonic() < deadline and not call.ended.done():
+        loud = _frame_rms(bytes(heard[since:])) > LOUD_RMS
+        if loud.any():
+            quiet_frames = len(loud) - 1 - int(np.nonzero(loud)[0].max())
+            if quiet_frames * frame_bytes / 2 / rate >= QUIET_S:
+                return
+        await asyncio.sleep(0.1)
+    if not call.ended.done():
+        log.warning("the engine did not finish a prompt within %.0f s", PROMPT_TIMEOUT_S)
+
+
+async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
+                     settings: Settings) -> list[dict[str, Any]]:
+    """Carry out `steps` on an answered call; returns what the caller said."""
+    assert call.media is not None
+    rate = call.media.clock_rate
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    voice: PiperSynthesizer | None = None
+    said: list[dict[str, Any]] = []
+    mark = 0
+    try:
+        for step in steps:
+            if call.ended.done():
+                break
+            at = round(loop.time() - start, 2)
+            if step.kind == "wait_prompt":
+                await _wait_prompt(call, heard, rate, mark)
+            elif step.kind == "wait":
+                await asyncio.sleep(float(step.value))
+            elif step.kind == "dtmf":
+                for digit in step.value:
+                    await call.send_dtmf(digit)
+                    await asyncio.sleep(0.25)
+                said.append({"speaker": "caller", "text": f"[keys {step.value}]", "at": at})
+            elif step.kind in ("say", "wav"):
+                if step.kind == "say":
+                    if voice is None:
+                        voice = await asyncio.to_thread(
+                            PiperSynthesizer, settings.section("tts", TtsSettings))
+                    pcm = await voice.synthesize(step.value, rate)
+                else:
+                    pcm = await asyncio.to_thread(load_wav_pcm, step.value, rate)
+                said.append({"speaker": "caller", "text": step.value, "at": at})
+                await call.play(pcm)
+            elif step.kind == "hangup":
+                break
+            mark = len(heard)
+    finally:
+        if voice is not None:
+            voice.close()
+    return said
+
+
+def split_on_silence(pcm: bytes, rate: int, min_gap_s: float = 0.7
+                     ) -> list[tuple[float, bytes]]:
+    """Stretches of speech in `pcm` (start second, audio), cut at silences."""
+    loud = _frame_rms(pcm) > LOUD_RMS
+    frame_bytes = rate // 50 * 2
+    gap = int(min_gap_s * 50)
+    pieces: list[tuple[float, bytes]] = []
+    start: int | None = None
+    quiet = 0
+    for index, is_loud in enumerate(loud):
+        if is_loud:
+            start = index if start is None else start
+            quiet = 0
+        elif start is not None:
+            quiet += 1
+            if quiet >= gap:
+                end = index - quiet + 1
+                pieces.append((start / 50, pcm[start * frame_bytes: end * frame_bytes]))
+                start, quiet = None, 0
+    if start is not None:
+        pieces.append((start / 50, pcm[start * frame_bytes:]))
+    return [(at, audio) for at, audio in pieces if len(audio) >= frame_bytes * 10]
+
+
+async def transcribe_heard(pcm: bytes, rate: int, settings: Settings
+                           ) -> list[dict[str, Any]]:
+    """The engine's turns in what the caller heard, transcribed."""
+    pieces = split_on_silence(pcm, rate)
+    if not pieces:
+        return []
+    recognizer = await asyncio.to_thread(WhisperRecognizer, settings.section("asr", AsrSettings))
+    try:
+        turns = []
+        for at, audio in pieces:
+            result = await recognizer.transcribe(audio, rate, final=True)
+            if result is not None and result.text.strip():
+                turns.append({"speaker": "engine", "text": result.text.strip(), "at": at})
+        return turns
+    finally:
+        recognizer.close(wait=False)

@@ -1,0 +1,89 @@
+"""The clinic demo over real calls: speech made with piper, heard by Whisper."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.processes import EngineProcess, callcenter_cmd, dial
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One engine running the clinic flow for the whole module (models load once)."""
+    engine = EngineProcess(tmp_path_factory.mktemp("clinic"),
+                           {"engine": {"flow": "clinic", "max_call_s": 90}})
+    engine.start(timeout=120)
+    yield engine
+    engine.stop()
+
+
+def _turns(engine: EngineProcess) -> list[Any]:
+    store = engine.store()
+    try:
+        latest = store.recent_calls(1)[0]
+        return store.turns_for(latest.id)
+    finally:
+        store.close()
+
+
+def _record(engine: EngineProcess, key: str) -> dict[str, Any]:
+    store = engine.store()
+    try:
+        found = store.get_record("appointment", key)
+        assert found is not None
+        return found
+    finally:
+        store.close()
+
+
+def test_confirm_by_voice(clinic: EngineProcess, tmp_path: Path) -> None:
+    outcome = dial(clinic.uri(), "--from", "+15551230001", "--say",
+                   "I would like to confirm my appointment", timeout=150)
+
+    engine_said = " ".join(t["text"] for t in outcome["conversation"]
+                           if t["speaker"] == "engine").lower()
+    assert "confirm" in engine_said and "goodbye" in engine_said, outcome["conversation"]
+    assert _record(clinic, "+15551230001")["status"] == "confirmed"
+    turns = _turns(clinic)
+    caller_turns = [t for t in turns if t.speaker == "caller"]
+    assert caller_turns and "confirm" in caller_turns[0].text.lower()
+    assert caller_turns[0].intent is not None
+
+
+def test_dtmf_only_cancel(clinic: EngineProcess, tmp_path: Path) -> None:
+    script = tmp_path / "cancel.yaml"
+    script.write_text("- wait_prompt: true\n- dtmf: '2'\n- wait_prompt: true\n"
+                      "- dtmf: '1'\n- wait_prompt: true\n")
+
+    dial(clinic.uri(), "--from", "+15551230002", "--script", str(script), timeout=150)
+
+    assert _record(clinic, "+15551230002")["status"] == "cancelled"
+    states = [t.state for t in _turns(clinic) if t.speaker == "caller"]
+    assert len(states) == 2
+
+
+def test_bad_flow_refuses_to_start_and_says_where(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "broken.yaml").write_text(
+        "flow: broken\nstart: hello\nqueues:\n  desk: {uri: 'sip:desk@127.0.0.1'}\n"
+        "escalation:\n  queue: desk\n  say: One moment.\n  agent_say: Connecting you.\n"
+        "  unavailable: Nobody is free. Goodbye.\n"
+        "states:\n  hello:\n    say: Hi.\n    goto: nowhere\n")
+    config = tmp_path / "site.yaml"
+    config.write_text(f"engine:\n  flow: broken\n  flows_dir: {flows}\n")
+
+    done = subprocess.run(callcenter_cmd("serve", "--config", str(config), "--sip-port", "0",
+                                         "--data-dir", str(tmp_path / "data")),
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    assert re.search(r"broken\.yaml:13: unknown target state .nowhere.", done.stderr), (
+        done.stderr[-2000:])
