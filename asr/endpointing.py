@@ -141,8 +141,11 @@ class Endpointer:
             self._recent = deque(self._recent, maxlen=ring)
 
     def arm(self) -> None:
-        """Start the no-input timer (a new turn); a later call restarts it."""
-        self._armed_at = self._now_ms
+        """Start the no-input timer (a new turn); a later call restarts it.
+
+        Speech already confirmed is this turn's input: no timer then.
+        """
+        self._armed_at = None if self.confirmed else self._now_ms
 
     def disarm(self) -> None:
         """Stop the no-input timer without an event."""

@@ -1,9 +1,10 @@
 """Settings of the listening side (the ``asr:`` section).
 
-The kernel's ``Settings`` may not import ``asr``, so it carries this section
-as a plain mapping and the composition root validates it here with
-:func:`asr_settings`, which raises :class:`SettingsError` naming the setting
-(``asr.window_s``) like the rest of the settings do.
+The kernel's ``Settings`` may not import ``asr``, so it keeps this section
+raw; the composition root validates it with
+``settings.section("asr", AsrSettings)``, whose errors name the setting and
+its file and line. :func:`asr_settings` validates a bare mapping (tools,
+tests) with the same kind of message.
 
 Per-dialog-state endpointing overrides the defaults under
 ``asr.endpointing`` through :meth:`EndpointingSettings.to_config`.

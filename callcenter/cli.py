@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from callcenter.core.errors import CallCenterError, SettingsError
 from callcenter.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from callcenter.core.store import Store
 
 log = logging.getLogger("callcenter")
 
@@ -28,6 +33,22 @@ def _settings(config_file: Path | None, **overrides: Any) -> Settings:
         return load_settings(config_file, overrides=chosen)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _store(config_file: Path | None, data_dir: Path | None) -> Iterator[Store]:
+    """The node's store, migrated; store errors become clear CLI errors."""
+    from callcenter.core.store import Store
+
+    settings = _settings(config_file, **{"node.data_dir": data_dir})
+    store = Store(settings.store_url)
+    try:
+        store.migrate()
+        yield store
+    except CallCenterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
 
 
 def _logging(level: str) -> None:
@@ -133,17 +154,8 @@ def dial(uri: str, config_file: Path | None, wav: Path | None, dtmf: str,
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def calls(config_file: Path | None, data_dir: Path | None, limit: int, as_json: bool) -> None:
     """Recent calls from the store, newest first."""
-    from callcenter.core.store import Store
-
-    settings = _settings(config_file, **{"node.data_dir": data_dir})
-    store = Store(settings.store_url)
-    try:
-        store.migrate()
+    with _store(config_file, data_dir) as store:
         records = store.recent_calls(limit)
-    except CallCenterError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
     for record in records:
         if as_json:
             click.echo(json.dumps(record.to_dict()))
@@ -165,22 +177,13 @@ def calls(config_file: Path | None, data_dir: Path | None, limit: int, as_json: 
 def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
                as_json: bool) -> None:
     """The turns of a call (CALL_ID may be a unique prefix)."""
-    from callcenter.core.store import Store
-
-    settings = _settings(config_file, **{"node.data_dir": data_dir})
-    store = Store(settings.store_url)
-    try:
-        store.migrate()
+    with _store(config_file, data_dir) as store:
         matches = store.find_calls(call_id)
         if len(matches) != 1:
             raise click.ClickException(
                 f"no call with id {call_id!r}" if not matches else
                 f"{len(matches)} calls start with {call_id!r}; give more of the id")
         turns = store.turns_for(matches[0].id)
-    except CallCenterError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
     for turn in turns:
         if as_json:
             click.echo(json.dumps(turn.to_dict()))

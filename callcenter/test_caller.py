@@ -84,51 +84,51 @@ async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
                 heard.extend(frame)
 
         listener = asyncio.create_task(listen())
-        answered_at = asyncio.get_running_loop().time()
+        said: list[dict[str, Any]] = []
         if script is not None:
             said = await run_script(call, script, heard, settings)
-            if not call.ended.done():
-                await call.hangup(EndReason.CALLER_HANGUP)
-            end = await node.wait_ended(call)
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-            _write_heard(record, heard, rate)
-            engine_turns = await transcribe_heard(bytes(heard), rate, settings)
-            return DialOutcome(status="answered", sip_code=end.sip_code,
-                               codec=call.media.codec, clock_rate=rate,
-                               heard_seconds=len(heard) / 2 / rate, ended_by="caller",
-                               recording=str(record) if record else None,
-                               conversation=sorted(said + engine_turns,
-                                                   key=lambda t: float(t["at"])))
-        played = 0.0
-        if wav is not None:
-            await call.play_wav(wav)
-            with wave.open(str(wav), "rb") as w:
-                played = w.getnframes() / w.getframerate()
-        if dtmf:
-            await asyncio.sleep(dtmf_delay)
-            for digit in dtmf:
-                await call.send_dtmf(digit)
-                await asyncio.sleep(0.25)
-        wait = duration if duration is not None else max(played + 0.5, 3.0)
-        remaining = answered_at + wait - asyncio.get_running_loop().time()
-        ended_by = "remote"
-        try:
-            await asyncio.wait_for(asyncio.shield(call.ended), max(remaining, 0.0))
-        except TimeoutError:
-            ended_by = "caller"
+            ended_by = "remote" if call.ended.done() else "caller"
+        else:
+            ended_by = await _play_and_wait(call, wav, dtmf, dtmf_delay, duration)
+        if not call.ended.done():
             await call.hangup(EndReason.CALLER_HANGUP)
         end = await node.wait_ended(call)
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
         _write_heard(record, heard, rate)
+        conversation = said
+        if script is not None:
+            conversation += await transcribe_heard(bytes(heard), rate, settings)
         return DialOutcome(status="answered", sip_code=end.sip_code, codec=call.media.codec,
                            clock_rate=rate, heard_seconds=len(heard) / 2 / rate,
-                           ended_by=ended_by, recording=str(record) if record else None)
+                           ended_by=ended_by, recording=str(record) if record else None,
+                           conversation=sorted(conversation, key=lambda t: float(t["at"])))
     finally:
         await node.stop()
+
+
+async def _play_and_wait(call: SipCall, wav: Path | None, dtmf: str, dtmf_delay: float,
+                         duration: float | None) -> str:
+    """Play `wav`, send `dtmf`, stay `duration` s; who ended the call."""
+    answered_at = asyncio.get_running_loop().time()
+    played = 0.0
+    if wav is not None:
+        await call.play_wav(wav)
+        with wave.open(str(wav), "rb") as w:
+            played = w.getnframes() / w.getframerate()
+    if dtmf:
+        await asyncio.sleep(dtmf_delay)
+        for digit in dtmf:
+            await call.send_dtmf(digit)
+            await asyncio.sleep(0.25)
+    wait = duration if duration is not None else max(played + 0.5, 3.0)
+    remaining = answered_at + wait - asyncio.get_running_loop().time()
+    try:
+        await asyncio.wait_for(asyncio.shield(call.ended), max(remaining, 0.0))
+    except TimeoutError:
+        return "caller"
+    return "remote"
 
 
 def _write_heard(record: Path | None, heard: bytearray, rate: int) -> None:

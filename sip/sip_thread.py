@@ -102,7 +102,7 @@ class SipThread:
                     try:
                         future.set_result(fn())
                     except BaseException as exc:
-                        future.set_exception(exc)
+                        future.set_exception(_without_frames(exc))
             if self._periodic:
                 now = time.monotonic()
                 for i, (interval, due, job) in enumerate(self._periodic):
@@ -130,3 +130,21 @@ class SipThread:
                 return
             if item is not None:
                 item[1].set_exception(RuntimeError("SIP thread has stopped"))
+
+
+def _without_frames(exc: BaseException) -> BaseException:
+    """`exc` (and the exceptions it chains) with tracebacks dropped.
+
+    A traceback keeps the SIP thread's frames alive, and with them pjsua2
+    objects (a Call in a job's locals). If such an object outlived
+    ``libDestroy`` and were then freed on another thread, pjlib would abort
+    the process. The error's type and message are what callers need.
+    """
+    log.debug("SIP job failed", exc_info=exc)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+    return exc

@@ -253,3 +253,11 @@ def test_invalid_configs_are_refused(bad: dict[str, int]) -> None:
 ])
 def test_looks_complete(text: str, complete: bool) -> None:
     assert looks_complete(text) is complete
+
+
+def test_arming_during_speech_counts_that_speech_as_the_input() -> None:
+    ep = Endpointer(EndpointerConfig(no_input_timeout_ms=1000))
+    run(ep, "1" * ms(600))
+    ep.arm()  # the prompt ended while the caller was already answering
+    events = run(ep, "1" * ms(400) + "0" * ms(3000), start=100)
+    assert [type(e) for _, e in events] == [UtteranceEnded]

@@ -136,7 +136,7 @@ async def test_barge_is_heard_by_both_legs(node: Any, tmp_path: Path) -> None:
 async def test_hold_and_unhold(node: Any, tmp_path: Path) -> None:
     sip_node, arrived, observer = node
     assert sip_node.facts is not None
-    proc = start_dial(f"sip:h@127.0.0.1:{sip_node.facts.udp_port}", "--duration", "6")
+    proc = start_dial(f"sip:h@127.0.0.1:{sip_node.facts.udp_port}", "--duration", "10")
     async with asyncio.timeout(15):
         call = await arrived.get()
         await call.hold()
