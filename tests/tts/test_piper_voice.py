@@ -65,7 +65,8 @@ async def test_streams_one_chunk_per_sentence_first_one_early(cold: PiperSynthes
     assert 2.5 < seconds < 8.0
     samples = _samples(pcm)
     assert np.sqrt(np.mean(samples**2)) > 1000
-    assert 20000 < np.max(np.abs(samples)) <= 0.91 * 32767  # volume 0.9 leaves headroom
+    # volume 0.9 leaves headroom (resampling may overshoot the peak a little)
+    assert 20000 < np.max(np.abs(samples)) <= 0.95 * 32767
     assert len(chunks[0]) / 2 / 8000 < 1.5  # "Hello." alone
 
 
