@@ -9,9 +9,11 @@ One turn, as the caller of :meth:`Endpointer.push` sees it::
 
     arm() ── silence ... ──► NoInput                 (no_input_timeout_ms)
       │
+      ├─ voiced >= barge_in_confirm_ms within start_window_ms ──► VoiceOnset
+      │    (once per onset: the fast barge-in signal; may still be a cough)
       └─ voiced >= start_ms within start_window_ms: an utterance opens
          (audio from preroll_ms before its first voiced frame), unreported
-           ├─ voiced >= max(barge_in_confirm_ms, min_speech_ms) ──► SpeechStarted
+           ├─ voiced >= min_speech_ms ──► SpeechStarted
            ├─ silence >= end silence:
            │     confirmed ──► UtteranceEnded
            │     not confirmed: a click or cough, dropped without an event
@@ -43,11 +45,11 @@ class EndpointerConfig:
 
     start_ms: int = 200
     start_window_ms: int = 300
-    barge_in_confirm_ms: int = 300
+    barge_in_confirm_ms: int = 100
     end_silence_ms_complete: int = 500
     end_silence_ms_incomplete: int = 1000
     short_answer_ms: int = 800
-    min_speech_ms: int = 250
+    min_speech_ms: int = 300
     max_utterance_ms: int = 15000
     no_input_timeout_ms: int | None = 8000
     preroll_ms: int = 300
@@ -64,6 +66,15 @@ class EndpointerConfig:
         if min(self.barge_in_confirm_ms, self.min_speech_ms, self.preroll_ms,
                self.short_answer_ms) < 0:
             raise ValueError("durations must not be negative")
+
+
+@dataclass(frozen=True)
+class VoiceOnset:
+    """Voice for ``barge_in_confirm_ms``: enough to stop a prompt (a click is
+    not), too little to call it an utterance; SpeechStarted may follow."""
+
+    onset_ms: int
+    at_ms: int
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class NoInput:
     waited_ms: int
 
 
-EndpointEvent = SpeechStarted | UtteranceEnded | NoInput
+EndpointEvent = VoiceOnset | SpeechStarted | UtteranceEnded | NoInput
 
 
 class Endpointer:
@@ -122,6 +133,7 @@ class Endpointer:
         self.config = config or EndpointerConfig()
         self._now_ms = 0
         self._recent: deque[tuple[bool, bytes]] = deque(maxlen=self._ring_frames())
+        self._onset_reported = False
         self._armed_at: int | None = None
         self._hint: bool | None = None
         self._open = False
@@ -213,14 +225,21 @@ class Endpointer:
     def _watch_onset(self, voiced: bool, frame: bytes, events: list[EndpointEvent]) -> None:
         recent = self._recent
         recent.append((voiced, frame))
-        if not voiced:
-            return
         frames = list(recent)
         window = frames[-self._frames(self.config.start_window_ms):]
         voiced_in_window = sum(v for v, _ in window)
-        if voiced_in_window * self.frame_ms < self.config.start_ms:
+        if not voiced_in_window:
+            self._onset_reported = False
+        if not voiced:
             return
         first_voiced = len(frames) - len(window) + next(i for i, (v, _) in enumerate(window) if v)
+        if (not self._onset_reported
+                and voiced_in_window * self.frame_ms >= self.config.barge_in_confirm_ms):
+            self._onset_reported = True
+            onset_ms = self._now_ms - (len(frames) - first_voiced) * self.frame_ms
+            events.append(VoiceOnset(onset_ms=onset_ms, at_ms=self._now_ms))
+        if voiced_in_window * self.frame_ms < self.config.start_ms:
+            return
         start = max(0, first_voiced - self._preroll_frames())
         self._open = True
         self._audio = [f for _, f in frames[start:]]
@@ -250,7 +269,7 @@ class Endpointer:
         if self._confirmed:
             return
         cfg = self.config
-        if self._voiced_frames * self.frame_ms >= max(cfg.barge_in_confirm_ms, cfg.min_speech_ms):
+        if self._voiced_frames * self.frame_ms >= cfg.min_speech_ms:
             self._confirmed = True
             self._armed_at = None
             events.append(SpeechStarted(onset_ms=self._onset_ms, at_ms=self._now_ms))

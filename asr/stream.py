@@ -4,7 +4,8 @@ An :class:`UtteranceStream` is fed the caller's 20 ms frames on the event
 loop (:meth:`UtteranceStream.feed`, synchronous and cheap: webrtcvad and
 the endpointer cost microseconds) and yields, in order::
 
-    SpeechStarted   confirmed speech, the barge-in signal
+    VoiceOnset      a short burst of voice: the fast barge-in signal
+    SpeechStarted   confirmed speech (an utterance is under way)
     Partial         a hypothesis while the caller speaks (may be skipped)
     Final           one per utterance, with its audio length and timing
     NoInput         the turn's no-input timeout passed
@@ -38,6 +39,7 @@ from asr.endpointing import (
     NoInput,
     SpeechStarted,
     UtteranceEnded,
+    VoiceOnset,
     looks_complete,
 )
 from asr.settings import AsrSettings
@@ -46,7 +48,8 @@ from callcenter.core.speech import Recognizer, Transcript
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Final", "NoInput", "Partial", "SpeechStarted", "StreamEvent", "UtteranceStream"]
+__all__ = ["Final", "NoInput", "Partial", "SpeechStarted", "StreamEvent", "UtteranceStream",
+           "VoiceOnset"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class Final:
     reason: Literal["silence", "max_length"]
 
 
-StreamEvent = SpeechStarted | Partial | Final | NoInput
+StreamEvent = VoiceOnset | SpeechStarted | Partial | Final | NoInput
 
 
 class FrameClassifier(Protocol):

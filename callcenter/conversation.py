@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from asr.settings import AsrSettings
-from asr.stream import Final, NoInput, SpeechStarted, UtteranceStream
+from asr.stream import Final, NoInput, UtteranceStream, VoiceOnset
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Recognizer, Synthesizer
 from dialog.ports import CallerInput, InputKind, ListenSettings, TransferTarget
@@ -76,7 +76,7 @@ class CallConversation:
 
     async def _pump_events(self) -> None:
         async for event in self.stream.events():
-            if isinstance(event, SpeechStarted):
+            if isinstance(event, VoiceOnset):
                 if self._speaking and self._barge_allowed:
                     self._barge_in("speech")
             elif isinstance(event, Final):

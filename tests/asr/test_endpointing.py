@@ -12,6 +12,7 @@ from asr.endpointing import (
     NoInput,
     SpeechStarted,
     UtteranceEnded,
+    VoiceOnset,
     looks_complete,
 )
 
@@ -28,12 +29,15 @@ def frame_index(audio: bytes, position: int = 0) -> int:
     return int.from_bytes(audio[start:start + 4], "little")
 
 
-def run(ep: Endpointer, pattern: str, start: int = 0) -> list[tuple[int, EndpointEvent]]:
-    """Push a pattern of '1' (voiced) and '0'; events with their frame index."""
+def run(ep: Endpointer, pattern: str, start: int = 0, *,
+        onsets: bool = False) -> list[tuple[int, EndpointEvent]]:
+    """Push a pattern of '1' (voiced) and '0'; events with their frame index
+    (VoiceOnset, the barge-in signal, only when `onsets`)."""
     out: list[tuple[int, EndpointEvent]] = []
     for offset, char in enumerate(pattern):
         index = start + offset
-        out += [(index, event) for event in ep.push(char == "1", frame(index))]
+        out += [(index, event) for event in ep.push(char == "1", frame(index))
+                if onsets or not isinstance(event, VoiceOnset)]
     return out
 
 
@@ -208,6 +212,9 @@ def test_timing_is_in_milliseconds_for_any_frame_length(frame_ms: int) -> None:
     events: list[EndpointEvent] = []
     for i in range(n + 2000 // frame_ms):
         events += ep.push(i < n, b"\0" * 2)
+    onsets = [e for e in events if isinstance(e, VoiceOnset)]
+    events = [e for e in events if not isinstance(e, VoiceOnset)]
+    assert len(onsets) == 1 and abs(onsets[0].at_ms - 100) < frame_ms
     assert [type(e) for e in events] == [SpeechStarted, UtteranceEnded]
     started, ended = events
     assert isinstance(started, SpeechStarted) and isinstance(ended, UtteranceEnded)
@@ -261,3 +268,16 @@ def test_arming_during_speech_counts_that_speech_as_the_input() -> None:
     ep.arm()  # the prompt ended while the caller was already answering
     events = run(ep, "1" * ms(400) + "0" * ms(3000), start=100)
     assert [type(e) for _, e in events] == [UtteranceEnded]
+
+
+def test_voice_onset_comes_early_once_and_clicks_do_not_count() -> None:
+    ep = Endpointer(EndpointerConfig(barge_in_confirm_ms=100))
+    assert run(ep, ("11" + "0" * 20) * 3, onsets=True) == []  # 40 ms clicks
+    events = run(ep, "1" * 20 + "0" * 60, start=66, onsets=True)
+    kinds = [type(e) for _, e in events]
+    assert kinds == [VoiceOnset, SpeechStarted, UtteranceEnded]
+    index, onset = events[0]
+    assert isinstance(onset, VoiceOnset)
+    assert index == 66 + ms(100) - 1 and onset.onset_ms == 66 * FRAME_MS
+    short = run(ep, "1" * 8 + "0" * 40, start=146, onsets=True)  # 160 ms: stops a prompt
+    assert [type(e) for _, e in short] == [VoiceOnset]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from asr.settings import AsrSettings
-from asr.stream import Final, Partial, SpeechStarted, StreamEvent, UtteranceStream
+from asr.stream import Final, Partial, SpeechStarted, StreamEvent, UtteranceStream, VoiceOnset
 from asr.whisper import WhisperRecognizer, collapse_repetitions
 from callcenter.core.errors import SettingsError
 from callcenter.core.speech import Recognizer
@@ -138,7 +138,8 @@ async def test_a_stream_fed_frame_by_frame(recognizer: WhisperRecognizer) -> Non
 
     async def collect() -> None:
         async for event in stream:
-            events.append(event)
+            if not isinstance(event, VoiceOnset):
+                events.append(event)
             if isinstance(event, Final):
                 return
 
