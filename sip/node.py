@@ -22,7 +22,7 @@ from typing import Any
 import pjsua2 as pj
 
 from callcenter.core.call import CallInfo, Direction, EndReason, new_call_id
-from callcenter.core.errors import CallFailed, CapacityError, SettingsError
+from callcenter.core.errors import CallFailed, CallGone, CapacityError, SettingsError
 from callcenter.core.settings import SipSettings
 from sip.call import CallEnd, CallObserver, SipCall
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
@@ -247,6 +247,8 @@ class SipNode:
             await handler(call)
         except asyncio.CancelledError:
             raise
+        except CallGone:
+            log.debug("call %s ended while its handler was busy", call.id)
         except Exception:
             log.exception("call %s: handler failed; ending the call", call.id)
             await call.hangup(EndReason.ENGINE_HANGUP)
