@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clinic import clinic_engine, get_record, latest_turns
 from tests.support.processes import EngineProcess, callcenter_cmd, dial
 
 pytestmark = pytest.mark.e2e
@@ -17,30 +18,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One engine running the clinic flow for the whole module (models load once)."""
-    engine = EngineProcess(tmp_path_factory.mktemp("clinic"),
-                           {"engine": {"flow": "clinic", "max_call_s": 90}})
-    engine.start(timeout=120)
+    engine = clinic_engine(tmp_path_factory.mktemp("clinic"))
     yield engine
     engine.stop()
-
-
-def _turns(engine: EngineProcess) -> list[Any]:
-    store = engine.store()
-    try:
-        latest = store.recent_calls(1)[0]
-        return store.turns_for(latest.id)
-    finally:
-        store.close()
-
-
-def _record(engine: EngineProcess, key: str) -> dict[str, Any]:
-    store = engine.store()
-    try:
-        found = store.get_record("appointment", key)
-        assert found is not None
-        return found
-    finally:
-        store.close()
 
 
 def test_confirm_by_voice(clinic: EngineProcess, tmp_path: Path) -> None:
@@ -50,8 +30,8 @@ def test_confirm_by_voice(clinic: EngineProcess, tmp_path: Path) -> None:
     engine_said = " ".join(t["text"] for t in outcome["conversation"]
                            if t["speaker"] == "engine").lower()
     assert "confirm" in engine_said and "goodbye" in engine_said, outcome["conversation"]
-    assert _record(clinic, "+15551230001")["status"] == "confirmed"
-    turns = _turns(clinic)
+    assert get_record(clinic, "+15551230001")["status"] == "confirmed"
+    turns = latest_turns(clinic)
     caller_turns = [t for t in turns if t.speaker == "caller"]
     assert caller_turns and "confirm" in caller_turns[0].text.lower()
     assert caller_turns[0].intent is not None
@@ -64,8 +44,8 @@ def test_dtmf_only_cancel(clinic: EngineProcess, tmp_path: Path) -> None:
 
     dial(clinic.uri(), "--from", "+15551230002", "--script", str(script), timeout=150)
 
-    assert _record(clinic, "+15551230002")["status"] == "cancelled"
-    states = [t.state for t in _turns(clinic) if t.speaker == "caller"]
+    assert get_record(clinic, "+15551230002")["status"] == "cancelled"
+    states = [t.state for t in latest_turns(clinic) if t.speaker == "caller"]
     assert len(states) == 2
 
 
