@@ -46,7 +46,7 @@ class EndpointerConfig:
     start_ms: int = 200
     start_window_ms: int = 300
     barge_in_confirm_ms: int = 100
-    end_silence_ms_complete: int = 500
+    end_silence_ms_complete: int = 300
     end_silence_ms_incomplete: int = 1000
     short_answer_ms: int = 800
     min_speech_ms: int = 300
@@ -305,7 +305,7 @@ class Endpointer:
 
 _CONTINUATIONS = frozenset({
     "a", "an", "and", "are", "at", "because", "but", "by", "for", "from", "in", "is", "my",
-    "of", "on", "or", "so", "than", "that", "the", "then", "to", "uh", "um", "was", "with",
+    "of", "on", "or", "than", "the", "to", "uh", "um", "was", "with",
 })
 _WORD = re.compile(r"[a-z']+")
 
@@ -314,11 +314,14 @@ def looks_complete(text: str) -> bool:
     """Guess whether a partial transcript is a finished answer.
 
     Complete: it ends in sentence punctuation (Whisper adds it when the
-    audio sounds finished) and its last word does not ask for more ("my",
-    "and", "the", "um"). Empty text is not complete.
+    audio sounds finished): a question or exclamation always, a statement
+    when its last word does not ask for more ("my", "and", "the", "um").
+    Empty text is not complete.
     """
     stripped = text.strip()
     if not stripped or stripped.endswith(("...", "…")) or stripped[-1] not in ".?!":
         return False
     words = _WORD.findall(stripped.lower())
+    if stripped[-1] in "?!":
+        return bool(words)
     return bool(words) and words[-1] not in _CONTINUATIONS

@@ -32,7 +32,7 @@ class EndpointingSettings(_Section):
     start_ms: int = Field(200, gt=0)
     start_window_ms: int = Field(300, gt=0)
     barge_in_confirm_ms: int = Field(100, ge=20)
-    end_silence_ms_complete: int = Field(500, gt=0)
+    end_silence_ms_complete: int = Field(300, gt=0)
     end_silence_ms_incomplete: int = Field(1000, gt=0)
     short_answer_ms: int = Field(800, ge=0)
     min_speech_ms: int = Field(300, ge=0)
@@ -78,7 +78,12 @@ class AsrSettings(_Section):
     # How a dialog state's hints bias recognition.
     bias: Literal["hotwords", "prompt", "off"] = "hotwords"
     partial_interval_ms: int = Field(600, ge=100)
+    # Silence after which the utterance's final is decoded speculatively.
+    pause_probe_ms: int = Field(160, ge=20)
     vad_aggressiveness: int = Field(2, ge=0, le=3)
+    # Frames quieter than this are silence whatever webrtcvad says (it
+    # otherwise hangs on ~100 ms past the speech); null: webrtcvad alone.
+    vad_energy_floor_dbfs: float | None = Field(-55.0, le=0)
     endpointing: EndpointingSettings = EndpointingSettings()
 
     @model_validator(mode="after")

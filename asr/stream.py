@@ -12,11 +12,16 @@ the endpointer cost microseconds) and yields, in order::
 
 Recognition runs in the recognizer's worker pool. Partials are requested
 every ``partial_interval_ms`` while the caller speaks (one at a time per
-stream), and once more when the caller pauses for ``pause_probe_ms``: that
-last partial tells the endpointer whether the answer looks finished
+stream). When the caller pauses for ``pause_probe_ms``, the stream does not
+wait for the endpointer: it starts the utterance's final recognition right
+away (a *speculative final*, decoded like any final). If the caller stays
+silent until the utterance ends, that result is the Final, so the final
+usually costs nothing after the end of speech; if the caller speaks again,
+it is dropped and the next pause speculates again. The speculative text
+also tells the endpointer whether the answer looks finished
 (:func:`asr.endpointing.looks_complete`), which picks the short or the
-long end silence. A partial-based hint holds only while the caller stays
-silent; the dialog may instead set its own with
+long end silence. A hint from recognition holds only while the caller
+stays silent; the dialog may instead set its own with
 :meth:`UtteranceStream.set_complete_hint`.
 
 Each dialog state calls :meth:`UtteranceStream.listen` with its endpointing
@@ -31,7 +36,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from asr.endpointing import (
     Endpointer,
@@ -88,6 +93,16 @@ class FrameClassifier(Protocol):
 
 
 _CLOSED = object()
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Speculation:
+    """A final started at a pause of utterance `utterance`, `covered_ms` long."""
+
+    utterance: int
+    covered_ms: int
+    task: asyncio.Task[Transcript | None]
 
 
 class UtteranceStream:
@@ -96,18 +111,20 @@ class UtteranceStream:
     def __init__(self, recognizer: Recognizer, rate: int, *,
                  config: EndpointerConfig | None = None,
                  vad: FrameClassifier | None = None, vad_aggressiveness: int = 2,
+                 vad_energy_floor_dbfs: float | None = -55.0,
                  frame_ms: int = 20, partial_interval_ms: int = 600,
-                 pause_probe_ms: int = 200, max_events: int = 64) -> None:
+                 pause_probe_ms: int = 160, max_events: int = 64) -> None:
         self.rate = rate
         self._recognizer = recognizer
         self._vad = vad or VoiceActivityDetector(rate, aggressiveness=vad_aggressiveness,
-                                                 frame_ms=frame_ms)
+                                                 frame_ms=frame_ms,
+                                                 energy_floor_dbfs=vad_energy_floor_dbfs)
         self._endpointer = Endpointer(config, frame_ms=frame_ms)
         self._partial_interval_ms = partial_interval_ms
         self._pause_probe_ms = pause_probe_ms
         self._hints: tuple[str, ...] = ()
         self._events: asyncio.Queue[StreamEvent | object] = asyncio.Queue(max_events)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._last_final: asyncio.Task[None] | None = None
         self._closed = False
         self._utterance = 0
@@ -117,6 +134,9 @@ class UtteranceStream:
         self._last_voiced_ms = 0
         self._owner_hint = False
         self._partial_hint = False
+        self._speculation: _Speculation | None = None
+        self.speculations = 0
+        self.speculations_used = 0
 
     @classmethod
     def from_settings(cls, recognizer: Recognizer, rate: int,
@@ -124,7 +144,9 @@ class UtteranceStream:
         """A stream with the node's VAD, endpointing and partial settings."""
         return cls(recognizer, rate, config=settings.endpointing.to_config(),
                    vad_aggressiveness=settings.vad_aggressiveness,
-                   partial_interval_ms=settings.partial_interval_ms)
+                   vad_energy_floor_dbfs=settings.vad_energy_floor_dbfs,
+                   partial_interval_ms=settings.partial_interval_ms,
+                   pause_probe_ms=settings.pause_probe_ms)
 
     # -- dialog controls ---------------------------------------------------
 
@@ -182,18 +204,18 @@ class UtteranceStream:
         if voiced:
             self._last_voiced_ms = endpointer.utterance_ms
             self._probed_pause = False
+            self._speculation = None  # the caller went on: that final is void
             if self._partial_hint:
                 self._partial_hint = False
                 endpointer.set_complete_hint(None)
-        if self._partial_running:
-            return
-        paused = endpointer.trailing_silence_ms >= self._pause_probe_ms
-        due = (not paused and endpointer.utterance_ms - self._last_partial_ms
-               >= self._partial_interval_ms)
-        pause = paused and not self._probed_pause
-        if due or pause:
-            self._probed_pause = self._probed_pause or pause
-            self._request_partial()
+            due = (endpointer.utterance_ms - self._last_partial_ms
+                   >= self._partial_interval_ms)
+            if due and not self._partial_running:
+                self._request_partial()
+        elif (not self._probed_pause
+              and endpointer.trailing_silence_ms >= self._pause_probe_ms):
+            self._probed_pause = True
+            self._speculate()
 
     # -- events out ----------------------------------------------------------
 
@@ -236,7 +258,7 @@ class UtteranceStream:
             log.warning("event queue full; dropped %s", type(dropped).__name__)
         self._events.put_nowait(event)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -262,11 +284,41 @@ class UtteranceStream:
                 self._partial_running = False
         if result is None or utterance != self._utterance or not self._endpointer.confirmed:
             return
-        if not self._owner_hint and self._last_voiced_ms <= covered_ms:
+        if (not self._owner_hint and self._speculation is None
+                and self._last_voiced_ms <= covered_ms):
             self._partial_hint = True
             self._endpointer.set_complete_hint(looks_complete(result.text))
         if result.text:
             self._emit(Partial(result, utterance))
+
+    def _speculate(self) -> None:
+        endpointer = self._endpointer
+        self.speculations += 1
+        task = self._spawn(self._recognize_final(endpointer.utterance_audio, self._hints),
+                           "asr-speculative-final")
+        speculation = _Speculation(self._utterance, endpointer.utterance_ms, task)
+        self._speculation = speculation
+        task.add_done_callback(lambda _: self._speculated(speculation))
+
+    def _speculated(self, speculation: _Speculation) -> None:
+        """A speculative final is back: if the caller is still silent, its
+        text says whether the answer looks finished."""
+        task = speculation.task
+        if (speculation is not self._speculation or task.cancelled()
+                or task.exception() is not None or not self._endpointer.confirmed):
+            return
+        result = task.result()
+        if result is not None and not self._owner_hint:
+            self._partial_hint = True
+            self._endpointer.set_complete_hint(looks_complete(result.text))
+
+    async def _recognize_final(self, audio: bytes, hints: tuple[str, ...]
+                               ) -> Transcript | None:
+        try:
+            return await self._recognizer.transcribe(audio, self.rate, final=True, hints=hints)
+        except Exception:
+            log.exception("final recognition failed")
+            return None
 
     def _end_utterance(self, event: UtteranceEnded) -> None:
         utterance = self._utterance
@@ -275,19 +327,25 @@ class UtteranceStream:
         self._owner_hint = self._partial_hint = False
         self._probed_pause = False
         self._last_voiced_ms = 0
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.utterance != utterance:
+            speculation = None
         previous = self._last_final
         self._last_final = self._spawn(
-            self._final(utterance, event, self._hints, time.monotonic(), previous),
+            self._final(utterance, event, self._hints, time.monotonic(), previous,
+                        speculation),
             "asr-final")
 
     async def _final(self, utterance: int, event: UtteranceEnded, hints: tuple[str, ...],
-                     ended: float, previous: asyncio.Task[None] | None) -> None:
-        try:
-            result = await self._recognizer.transcribe(event.audio, self.rate, final=True,
-                                                       hints=hints)
-        except Exception:
-            log.exception("final recognition failed")
-            result = None
+                     ended: float, previous: asyncio.Task[None] | None,
+                     speculation: _Speculation | None) -> None:
+        result = None
+        if speculation is not None:
+            # The caller has been silent since it started: the same words.
+            result = await speculation.task
+            self.speculations_used += result is not None
+        if result is None:
+            result = await self._recognize_final(event.audio, hints)
         if result is None:
             result = Transcript("", is_final=True)
         if previous is not None:

@@ -17,7 +17,8 @@ Decoding choices, from the measurements in DESIGN.md:
   temperature fallback;
 - repetition is bounded by a token budget per second of audio, the
   compression-ratio fallback, and a check that collapses a phrase repeated
-  three times or more (the confidence is then halved);
+  three times or more, or twice when the words come faster than anyone
+  speaks (the confidence is then halved);
 - finals longer than ``timestamps_after_s`` decode with timestamps, which
   lets the decoder resume after an early stop;
 - ``condition_on_previous_text`` is off: each utterance stands alone.
@@ -161,7 +162,8 @@ class WhisperRecognizer:
             parts = [(s.text.strip(), s.avg_logprob, len(s.tokens)) for s in segments]
         finally:
             _WindowedWhisper.window.frames = None
-        text, repeated = collapse_repetitions(" ".join(t for t, _, _ in parts if t))
+        text, repeated = collapse_repetitions(" ".join(t for t, _, _ in parts if t),
+                                              seconds=seconds)
         tokens = sum(n for _, _, n in parts)
         logprob = sum(lp * n for _, lp, n in parts) / tokens if tokens else -math.inf
         confidence = math.exp(logprob) * (0.5 if repeated else 1.0) if tokens else 0.0
@@ -240,19 +242,26 @@ def _to_16k(pcm: bytes, rate: int) -> np.ndarray:
 _WORD_KEY = re.compile(r"[^\w']+")
 
 
-def collapse_repetitions(text: str, *, min_repeats: int = 3,
-                         max_ngram: int = 8) -> tuple[str, bool]:
+def collapse_repetitions(text: str, *, min_repeats: int = 3, max_ngram: int = 8,
+                         seconds: float | None = None,
+                         max_words_per_s: float = 4.0) -> tuple[str, bool]:
     """Collapse a phrase repeated back to back into one copy.
 
     A phrase of two words or more counts when it occurs `min_repeats` times
     in a row, a single word when it occurs one more time than that ("no no
-    no" stays). Returns the text and whether anything was collapsed.
+    no" stays). Given the audio's length in `seconds`, a text with more than
+    `max_words_per_s` words per second cannot all have been said (Whisper
+    tiny echoes a short question: "Could you say that again? Could you say
+    that again?" from 1.9 s of audio), and then a phrase of three words or
+    more repeated just twice collapses too. Returns the text and whether
+    anything was collapsed.
     """
     words = text.split()
     keys = [_WORD_KEY.sub("", w.lower()) for w in words]
+    too_fast = seconds is not None and len(words) > max_words_per_s * max(seconds, 0.1)
     collapsed = False
     for n in range(1, max_ngram + 1):
-        needed = min_repeats + (n == 1)
+        needed = 2 if too_fast and n >= 3 else min_repeats + (n == 1)
         i = 0
         while i + n * needed <= len(words):
             gram = keys[i:i + n]

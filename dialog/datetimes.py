@@ -296,13 +296,20 @@ def parse_time(text: str, *, bare: bool = True, pm_below: int = 7) -> time | Non
         if relative is not None:
             meridiem = _meridiem(tokens, relative[2])
             return _clock(relative[0], relative[1], meridiem[0] if meridiem else None, pm_below)
-        hour = _hour_at(tokens, i)
+        after_at = i > 0 and tokens[i - 1] in ("at", "around", "about")
+        if token.isdigit() and len(token) in (3, 4):  # "230 pm", "at 1030"
+            meridiem = _meridiem(tokens, i + 1)
+            if meridiem or after_at:
+                return _clock(int(token[:-2]), int(token[-2:]),
+                              meridiem[0] if meridiem else None, pm_below)
+        # "at two" is often heard as "at to"
+        hour = (2, i + 1) if token in ("to", "too") and after_at else _hour_at(tokens, i)
         if hour is None or tokens[i - 1:i] in (["the"], ["in"]) or token in ORDINALS:
             continue
         minutes = _minutes_at(tokens, hour[1])
         end = minutes[1] if minutes else hour[1]
         meridiem = _meridiem(tokens, end)
-        anchored = minutes or meridiem or (i > 0 and tokens[i - 1] in ("at", "around", "about"))
+        anchored = minutes or meridiem or after_at
         if anchored or (bare and len(tokens) <= 3):
             return _clock(hour[0], minutes[0] if minutes else 0,
                           meridiem[0] if meridiem else None, pm_below)

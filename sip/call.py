@@ -193,12 +193,28 @@ class SipCall:
         """Blind transfer with REFER; returns the final NOTIFY status code.
 
         On a 2xx the call is hung up here (reason ``transferred``). Raises
-        :class:`CallGone` if the call ends before the final NOTIFY.
+        :class:`CallGone` if the call ends before the final NOTIFY. Every
+        attempt is reported as one ``transfer`` call event: target, SIP code
+        and outcome (``accepted``, ``refused``, ``timeout``, ``call_ended``,
+        ``error``).
         """
         self._transfer = self._loop.create_future()
-        await self._on_pj(lambda c: c.refer(target))
-        code = await asyncio.wait_for(self._transfer, timeout)
-        if 200 <= code < 300:
+        code: int | None = None
+        outcome = "error"
+        try:
+            await self._on_pj(lambda c: c.refer(target))
+            code = await asyncio.wait_for(self._transfer, timeout)
+            outcome = "accepted" if 200 <= code < 300 else "refused"
+        except TimeoutError:
+            outcome = "timeout"
+            raise
+        except CallGone:
+            outcome = "call_ended"
+            raise
+        finally:
+            self._observer.on_call_event(self, "transfer", {"target": target, "sip_code": code,
+                                                            "outcome": outcome})
+        if outcome == "accepted":
             await self.hangup(EndReason.TRANSFERRED)
         return code
 

@@ -31,7 +31,7 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
     def write(self, entry: Any) -> None:
         level = int(entry.level)
         py_level = logging.ERROR if level <= 1 else logging.WARNING if level == 2 else (
-            logging.INFO if level == 3 else logging.DEBUG)
+            logging.DEBUG)
         log.log(py_level, "%s", str(entry.msg).rstrip())
 
 
@@ -79,8 +79,10 @@ def create_endpoint(settings: SipSettings, on_rejected: Callable[[Any], None]
         ua.userAgent = settings.user_agent
         writer = _LogWriter()
         cfg.logConfig.writer = writer
-        cfg.logConfig.level = 4 if log.isEnabledFor(logging.DEBUG) else 3
-        cfg.logConfig.consoleLevel = 0
+        # pjsua hands the writer what passes consoleLevel: both the same.
+        level = 4 if log.isEnabledFor(logging.DEBUG) else 2
+        cfg.logConfig.level = level
+        cfg.logConfig.consoleLevel = level
         cfg.logConfig.decor = 0
         med = cfg.medConfig
         med.clockRate = settings.clock_rate
@@ -90,6 +92,8 @@ def create_endpoint(settings: SipSettings, on_rejected: Callable[[Any], None]
         med.ptime = 20
         med.threadCnt = 1
         med.hasIoqueue = True
+        med.jbMaxPre = settings.jitter_buffer_prefetch_ms
+        med.jbMax = settings.jitter_buffer_max_ms
         ep.libInit(cfg)
         ep.audDevManager().setNullDev()
 

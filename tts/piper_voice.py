@@ -172,7 +172,20 @@ class PiperSynthesizer:
         audio = np.concatenate(chunks).astype(np.float32, copy=False)
         if rate != self.sample_rate:
             audio = soxr.resample(audio, self.sample_rate, rate, quality="HQ")
-        return _to_pcm16(audio)
+        return _to_pcm16(trim_leading_silence(audio, rate))
+
+
+def trim_leading_silence(audio: np.ndarray[Any, np.dtype[np.float32]], rate: int, *,
+                         keep_ms: int = 10, floor_dbfs: float = -50.0
+                         ) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """`audio` without the near-silence Piper puts before a sentence (about
+    40 ms, all of it latency before the caller hears anything), but for
+    `keep_ms` of it, so the voice does not start with a click."""
+    loud = np.flatnonzero(np.abs(audio) >= 10.0 ** (floor_dbfs / 20))
+    if loud.size == 0:
+        return audio
+    start = max(0, int(loud[0]) - rate * keep_ms // 1000)
+    return audio[start:]
 
 
 def _to_pcm16(audio: np.ndarray[Any, np.dtype[np.float32]]) -> bytes:

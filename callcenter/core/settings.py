@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from callcenter.core.errors import SettingsError
 from config import default_settings_path
@@ -68,6 +76,10 @@ class SipSettings(_Section):
     rtp_port_range: int = Field(2000, ge=0)
     media_timeout_s: float = Field(15.0, gt=0)
     ring_timeout_s: float = Field(30.0, gt=0)
+    # Callers' jitter buffer: how much it may hold back before playing
+    # (adaptive up to this), and at most.
+    jitter_buffer_prefetch_ms: int = Field(60, ge=20, le=1000)
+    jitter_buffer_max_ms: int = Field(120, ge=40, le=5000)
     trunks: list[TrunkSettings] = []
 
     @field_validator("codecs")
@@ -84,6 +96,14 @@ class SipSettings(_Section):
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
         return [str(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("jitter_buffer_max_ms")
+    @classmethod
+    def _room_above_prefetch(cls, value: int, info: ValidationInfo) -> int:
+        prefetch = info.data.get("jitter_buffer_prefetch_ms")
+        if prefetch is not None and value < 2 * prefetch:
+            raise ValueError(f"must be at least twice jitter_buffer_prefetch_ms ({prefetch})")
+        return value
 
 
 class RecordingSettings(_Section):

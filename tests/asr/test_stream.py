@@ -113,27 +113,42 @@ async def test_speech_partials_and_one_final() -> None:
 
 
 async def test_a_complete_looking_pause_ends_the_turn_sooner() -> None:
-    h = Harness(FakeRecognizer(partial_text="Yes, that is correct."))
+    h = Harness(FakeRecognizer(final_text=lambda _: "Yes, that is correct."))
     await h.play(pattern(("1", 1500), ("0", 1200)))
     await h.until(Final)
     await h.close()
     final = h.of(Final)[0]
     assert isinstance(final, Final)
-    assert final.end_ms == 1500 + 500
+    assert final.end_ms == 1500 + 300
 
 
-async def test_speech_after_a_pause_voids_the_partial_hint() -> None:
-    h = Harness(FakeRecognizer(partial_text="Yes."))
-    await h.play(pattern(("1", 1500), ("0", 300), ("1", 1000), ("0", 1200)))
+async def test_the_final_decoded_at_a_pause_is_the_final() -> None:
+    fake = FakeRecognizer(partial_text=None)
+    h = Harness(fake)
+    await h.play(pattern(("1", 1500), ("0", 1200)))
+    await h.until(Final)
+    await h.close()
+    finals = [n for n, final, _ in fake.calls if final]
+    # decoded once, at 160 ms of pause, on the audio up to then
+    assert finals == [(1500 + 160) * 16]
+    assert h.stream.speculations == h.stream.speculations_used == 1
+
+
+async def test_speech_after_a_pause_voids_the_speculative_final() -> None:
+    fake = FakeRecognizer(final_text=lambda n: f"Yes {n}.")
+    h = Harness(fake)
+    await h.play(pattern(("1", 1500), ("0", 200), ("1", 1000), ("0", 1200)))
     await h.until(Final)
     await h.close()
     assert len(h.of(Final)) == 1
     final = h.of(Final)[0]
-    assert isinstance(final, Final) and final.end_ms == 1500 + 300 + 1000 + 500
+    assert isinstance(final, Final) and final.end_ms == 1500 + 200 + 1000 + 300
+    assert final.transcript.text == "Yes 1."  # the first pause's "Yes 0." was void
+    assert h.stream.speculations == 2 and h.stream.speculations_used == 1
 
 
-async def test_the_dialog_hint_wins_over_partials() -> None:
-    h = Harness(FakeRecognizer(partial_text="Yes."))
+async def test_the_dialog_hint_wins_over_recognition() -> None:
+    h = Harness(FakeRecognizer(partial_text="Yes.", final_text=lambda _: "Yes."))
     await h.play(pattern(("1", 1000)))
     h.stream.set_complete_hint(False)
     await h.play(pattern(("1", 500), ("0", 1200)))
@@ -144,7 +159,7 @@ async def test_the_dialog_hint_wins_over_partials() -> None:
 
 
 async def test_finals_come_out_in_utterance_order() -> None:
-    fake = FakeRecognizer(partial_text=None)
+    fake = FakeRecognizer(partial_text=None, final_text=lambda n: f"utterance {n}.")
     held = fake.hold_final[0] = asyncio.Event()
     h = Harness(fake)
     await h.play(pattern(("1", 600), ("0", 800), ("1", 600), ("0", 800)))
@@ -153,7 +168,7 @@ async def test_finals_come_out_in_utterance_order() -> None:
     held.set()
     await h.until(Final, 2)
     await h.close()
-    assert [e.transcript.text for e in h.finals()] == ["utterance 0", "utterance 1"]
+    assert [e.transcript.text for e in h.finals()] == ["utterance 0.", "utterance 1."]
     assert [e.utterance for e in h.finals()] == [0, 1]
 
 
@@ -237,4 +252,4 @@ async def test_a_final_keeps_the_hints_of_its_turn() -> None:
     finals = [hints for _, final, hints in fake.calls if final]
     assert finals == [("Margaret",)]
     partials = [n for n, final, _ in fake.calls if not final]
-    assert partials == [9600, 19200]  # at 600 ms of audio, then the probe at 200 ms of pause
+    assert partials == [9600]  # at 600 ms of audio; the pause decodes the final

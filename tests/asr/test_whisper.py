@@ -127,6 +127,10 @@ def test_collapse_repetitions() -> None:
     assert collapse_repetitions("no answer. No answer. No answer. No answer.") == (
         "no answer.", True)
     assert collapse_repetitions("And all. And all. And all.") == ("And all.", True)
+    echo = "Could you say that again? Could you say that again?"
+    assert collapse_repetitions(echo, seconds=1.9) == ("Could you say that again?", True)
+    assert collapse_repetitions(echo, seconds=4.0) == (echo, False)  # said twice, slowly
+    assert collapse_repetitions("yes yes", seconds=0.3) == ("yes yes", False)
 
 
 async def test_a_stream_fed_frame_by_frame(recognizer: WhisperRecognizer) -> None:

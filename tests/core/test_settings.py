@@ -48,6 +48,13 @@ def test_unknown_setting_is_refused_with_its_line(tmp_path: Path) -> None:
         load_settings(user, environ={})
 
 
+def test_jitter_buffer_needs_room_above_its_prefetch(tmp_path: Path) -> None:
+    user = tmp_path / "site.yaml"
+    user.write_text("sip:\n  jitter_buffer_prefetch_ms: 100\n  jitter_buffer_max_ms: 150\n")
+    with pytest.raises(SettingsError, match=rf"'sip.jitter_buffer_max_ms' \({user}:3\).*twice"):
+        load_settings(user, environ={})
+
+
 def test_bad_environment_value_names_the_variable() -> None:
     with pytest.raises(SettingsError, match="CALLCENTER__SIP__PORT"):
         load_settings(environ={"CALLCENTER__SIP__PORT": "many"})

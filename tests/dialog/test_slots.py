@@ -95,7 +95,11 @@ def test_dates(text: str, day: date | None) -> None:
     ("ten oh five", time(10, 5)), ("fourteen thirty", time(14, 30)),
     ("twelve thirty", time(12, 30)), ("12 am", time(0, 0)), ("at eleven", time(11, 0)),
     ("two", time(14, 0)), ("seven fifteen", time(7, 15)), ("1430", time(14, 30)),
-    ("sometime", None),
+    # Whisper's spellings of spoken times
+    ("Tuesday at 230 pm", time(14, 30)), ("at 1030", time(10, 30)),
+    ("1030 in the morning", time(10, 30)), ("at to thirty", time(14, 30)),
+    ("at too p.m.", time(14, 0)), ("I want to come at 3", time(15, 0)),
+    ("sometime", None), ("I want to come", None),
 ])
 def test_times(text: str, at: time | None) -> None:
     assert parse_time(text) == at

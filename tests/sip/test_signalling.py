@@ -86,6 +86,8 @@ async def test_blind_transfer_by_the_node(node: Answered, tmp_path: Path) -> Non
         await sipp.stop()
     assert code == 200
     assert end.reason == EndReason.TRANSFERRED
+    assert events.of(call, "transfer") == [
+        {"target": "sip:agent@127.0.0.1:9", "sip_code": 200, "outcome": "accepted"}]
     assert events.of(call, "ended")[0]["reason"] == EndReason.TRANSFERRED
     refers = sipp.received("REFER")
     assert len(refers) == 1, sipp.report()
@@ -95,7 +97,7 @@ async def test_blind_transfer_by_the_node(node: Answered, tmp_path: Path) -> Non
 
 async def test_transfer_ends_at_once_when_the_caller_hangs_up_first(
         node: Answered, tmp_path: Path) -> None:
-    sip_node, arrived, _ = node
+    sip_node, arrived, events = node
     sipp = await _caller(sip_node, tmp_path, "uac_refer_then_bye")
     try:
         call = await asyncio.wait_for(arrived.get(), 10)
@@ -107,6 +109,7 @@ async def test_transfer_ends_at_once_when_the_caller_hangs_up_first(
     finally:
         await sipp.stop()
     assert end.reason == EndReason.CALLER_HANGUP
+    assert [e["outcome"] for e in events.of(call, "transfer")] == ["call_ended"]
 
 
 async def test_refer_from_the_caller_is_refused(node: Answered, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from callcenter.core.errors import SettingsError
 from callcenter.core.speech import Synthesizer
-from tts.piper_voice import PiperSynthesizer
+from tts.piper_voice import PiperSynthesizer, trim_leading_silence
 from tts.settings import TtsSettings
 
 APPOINTMENT = "Hello. Your appointment is on 2026-12-03 at 14:30."
@@ -68,6 +68,14 @@ async def test_streams_one_chunk_per_sentence_first_one_early(cold: PiperSynthes
     # volume 0.9 leaves headroom (resampling may overshoot the peak a little)
     assert 20000 < np.max(np.abs(samples)) <= 0.95 * 32767
     assert len(chunks[0]) / 2 / 8000 < 1.5  # "Hello." alone
+
+
+async def test_speech_starts_within_a_few_ms(cold: PiperSynthesizer) -> None:
+    """Piper's ~40 ms lead-in is latency: trimmed to 10 ms."""
+    samples = _samples(await cold.synthesize("Which day would you like instead?", 8000))
+    first_loud = int(np.flatnonzero(np.abs(samples) >= 0.00316 * 32768)[0])
+    assert 0.008 <= first_loud / 8000 <= 0.012
+    assert np.max(np.abs(samples[:first_loud])) < 0.00316 * 32768
 
 
 async def test_wideband_rate(cold: PiperSynthesizer) -> None:
@@ -161,3 +169,11 @@ def test_missing_voice_names_the_setting(tmp_path: Path) -> None:
     Path(f"{lone}.json").write_text("{}")
     with pytest.raises(SettingsError, match=r"tts\.voice.*cannot load"):
         PiperSynthesizer(TtsSettings(voice=lone))
+
+
+def test_trimming_keeps_silence_and_sound_alone() -> None:
+    silent = np.zeros(800, dtype=np.float32)
+    assert trim_leading_silence(silent, 8000) is silent
+    tone = np.full(100, 0.5, dtype=np.float32)
+    assert len(trim_leading_silence(np.concatenate([silent, tone]), 8000)) == 80 + 100
+    assert len(trim_leading_silence(tone, 8000)) == 100
