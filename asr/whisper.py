@@ -5,8 +5,9 @@ One model serves every call of the node; recognitions run on ``workers``
 threads, never on the event loop (faster-whisper's segment generator is
 drained inside the worker). Finals outrank partials: a final always runs
 (it may wait for a worker); a partial is skipped, and ``None`` returned, when
-a final is waiting or running or when every worker is busy. Partials are
-never queued, so a final waits at most for the partials already running.
+a final is waiting or running, or when it would take the last free worker
+(with two workers or more, one is kept for finals). Partials are never
+queued, so a final finds a free worker unless other finals hold them all.
 
 Decoding choices, from the measurements in DESIGN.md:
 
@@ -116,7 +117,9 @@ class WhisperRecognizer:
         or every worker is busy.
         """
         with self._lock:
-            if not final and (self._finals > 0 or self._jobs >= self._workers):
+            kept_for_finals = 1 if self._workers > 1 else 0
+            if not final and (self._finals > 0
+                              or self._jobs + kept_for_finals >= self._workers):
                 self.partials_skipped += 1
                 return None
             self._jobs += 1

@@ -10,6 +10,7 @@ the conversation both ways.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -52,6 +53,20 @@ async def _wait_prompt(call: SipCall, heard: bytearray, rate: int, since: int) -
         log.warning("the engine did not finish a prompt within %.0f s", PROMPT_TIMEOUT_S)
 
 
+async def _render_sayings(steps: list[Step], rate: int, settings: Settings
+                          ) -> dict[str, bytes]:
+    """Every `say` step's text as PCM, synthesized up front (while the engine
+    greets): the caller then answers at once, as a person would."""
+    texts = list(dict.fromkeys(str(step.value) for step in steps if step.kind == "say"))
+    if not texts:
+        return {}
+    voice = await asyncio.to_thread(PiperSynthesizer, settings.section("tts", TtsSettings))
+    try:
+        return {text: await voice.synthesize(text, rate) for text in texts}
+    finally:
+        voice.close()
+
+
 async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
                      settings: Settings) -> list[dict[str, Any]]:
     """Carry out `steps` on an answered call; returns what the caller said."""
@@ -59,7 +74,7 @@ async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
     rate = call.media.clock_rate
     loop = asyncio.get_running_loop()
     start = loop.time()
-    voice: PiperSynthesizer | None = None
+    sayings = loop.create_task(_render_sayings(steps, rate, settings))
     said: list[dict[str, Any]] = []
     mark = 0
     try:
@@ -70,7 +85,7 @@ async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
             if step.kind == "wait_prompt":
                 await _wait_prompt(call, heard, rate, mark)
             elif step.kind == "wait":
-                await asyncio.sleep(float(step.value))
+                await asyncio.wait([call.ended], timeout=float(step.value))
             elif step.kind == "dtmf":
                 for digit in step.value:
                     await call.send_dtmf(digit)
@@ -78,20 +93,20 @@ async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
                 said.append({"speaker": "caller", "text": f"[keys {step.value}]", "at": at})
             elif step.kind in ("say", "wav"):
                 if step.kind == "say":
-                    if voice is None:
-                        voice = await asyncio.to_thread(
-                            PiperSynthesizer, settings.section("tts", TtsSettings))
-                    pcm = await voice.synthesize(step.value, rate)
+                    pcm = (await sayings)[str(step.value)]
                 else:
                     pcm = await asyncio.to_thread(load_wav_pcm, step.value, rate)
-                said.append({"speaker": "caller", "text": step.value, "at": at})
+                said.append({"speaker": "caller", "text": step.value,
+                             "at": round(loop.time() - start, 2)})
                 await call.play(pcm)
             elif step.kind == "hangup":
                 break
             mark = len(heard)
     finally:
-        if voice is not None:
-            voice.close()
+        if not sayings.done():
+            sayings.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sayings
     return said
 
 

@@ -181,12 +181,19 @@ class SipCall:
         except CallGone:
             return
 
+    async def _confirmed(self, timeout: float = 10.0) -> None:
+        """Until the peer has ACKed the answer: a re-INVITE or REFER sent
+        before that is refused by pjsip (invalid INVITE session state)."""
+        await asyncio.wait_for(asyncio.shield(self.answered), timeout)
+
     async def hold(self) -> None:
         """Put the remote party on hold (re-INVITE with sendonly)."""
+        await self._confirmed()
         await self._on_pj(lambda c: c.hold())
 
     async def unhold(self) -> None:
         """Resume a held call."""
+        await self._confirmed()
         await self._on_pj(lambda c: c.unhold())
 
     async def transfer(self, target: str, timeout: float = 30.0) -> int:
@@ -202,6 +209,7 @@ class SipCall:
         code: int | None = None
         outcome = "error"
         try:
+            await self._confirmed()
             await self._on_pj(lambda c: c.refer(target))
             code = await asyncio.wait_for(self._transfer, timeout)
             outcome = "accepted" if 200 <= code < 300 else "refused"

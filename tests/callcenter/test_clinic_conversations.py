@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from config import CONFIG_DIR
+from tests.support.audio import read_wav
 from tests.support.clinic import (
     CLINIC_TZ,
     FRONT_DESK_URI,
@@ -294,6 +295,37 @@ def test_speech_during_the_greeting_neither_cuts_it_nor_answers(talk: Conversati
     assert (answer.state, answer.intent) == ("main_menu", "reschedule"), why
     assert not talk.engine_turns("confirm_cancel"), why
     assert talk.record is not None and talk.record["status"] == "booked"
+
+
+def _loud_frames(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Per 20 ms frame: louder than a quiet level (RMS 300, -41 dBFS)?"""
+    size = rate // 50
+    frames = samples[: len(samples) // size * size].reshape(-1, size).astype(float)
+    return np.asarray(np.sqrt((frames**2).mean(axis=1)) > 300)
+
+
+@uses("talks_over_greeting")
+def test_barge_in_silences_the_engine_within_200_ms_on_the_recording(
+        talk: Conversation) -> None:
+    why = talk.describe()
+    assert talk.call.recording_path, why
+    samples, rate = read_wav(Path(talk.call.recording_path))
+    caller, engine = _loud_frames(samples[:, 0], rate), _loud_frames(samples[:, 1], rate)
+    # The caller's bursts of speech: the first over the greeting, the second
+    # (after 6 s of quiet) over the menu.
+    onsets = [i for i in range(len(caller))
+              if caller[i] and not caller[max(0, i - 50):i].any()]
+    assert len(onsets) >= 2, (onsets, why)
+    greeting_onset, menu_onset = onsets[0], onsets[1]
+    # Barge-in off: the greeting went on over the caller for over a second.
+    assert engine[greeting_onset:greeting_onset + 50].sum() > 25, why
+    # Barge-in on: the menu was playing when the caller spoke ...
+    assert engine[menu_onset - 15:menu_onset].sum() >= 5, why
+    # ... and the engine's channel fell silent (for 300 ms and more) within 200 ms.
+    quiet_from = next(i for i in range(menu_onset, len(engine))
+                      if not engine[i:i + 15].any())
+    reaction_ms = (quiet_from - menu_onset) * 20
+    assert reaction_ms <= 200, (reaction_ms, why)
 
 
 def test_plans_use_distinct_numbers() -> None:
