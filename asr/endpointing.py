@@ -43,13 +43,13 @@ from typing import Literal
 class EndpointerConfig:
     """Endpointing for one dialog state; every value is in milliseconds."""
 
-    start_ms: int = 200
+    start_ms: int = 160
     start_window_ms: int = 300
     barge_in_confirm_ms: int = 100
     end_silence_ms_complete: int = 300
     end_silence_ms_incomplete: int = 1000
     short_answer_ms: int = 800
-    min_speech_ms: int = 300
+    min_speech_ms: int = 220
     max_utterance_ms: int = 15000
     no_input_timeout_ms: int | None = 8000
     preroll_ms: int = 300

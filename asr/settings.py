@@ -29,13 +29,13 @@ class _Section(BaseModel):
 class EndpointingSettings(_Section):
     """Defaults of :class:`asr.endpointing.EndpointerConfig`, in milliseconds."""
 
-    start_ms: int = Field(200, gt=0)
+    start_ms: int = Field(160, gt=0)
     start_window_ms: int = Field(300, gt=0)
     barge_in_confirm_ms: int = Field(100, ge=20)
     end_silence_ms_complete: int = Field(300, gt=0)
     end_silence_ms_incomplete: int = Field(1000, gt=0)
     short_answer_ms: int = Field(800, ge=0)
-    min_speech_ms: int = Field(300, ge=0)
+    min_speech_ms: int = Field(220, ge=0)
     max_utterance_ms: int = Field(15000, gt=0)
     no_input_timeout_ms: int | None = Field(8000, gt=0)
     preroll_ms: int = Field(300, ge=0)

@@ -83,7 +83,7 @@ def test_a_long_answer_ends_after_the_long_silence() -> None:
     (started_at, started), (ended_at, ended) = events
     assert isinstance(started, SpeechStarted) and isinstance(ended, UtteranceEnded)
     assert started.onset_ms == 400  # first voiced frame
-    assert started_at == 20 + ms(300) - 1 and started.at_ms == 400 + 300
+    assert started_at == 20 + ms(220) - 1 and started.at_ms == 400 + 220  # min_speech_ms
     assert ended.reason == "silence" and ended.speech_ms == 1500
     # 1500 ms of speech is not a short answer: the incomplete (long) silence
     assert ended.at_ms == 400 + 1500 + 1000
@@ -144,7 +144,7 @@ def test_clicks_and_coughs_are_not_speech() -> None:
     ep = Endpointer(EndpointerConfig(no_input_timeout_ms=3000))
     ep.arm()
     click = "1" * 3 + "0" * 40
-    cough = "1" * ms(260) + "0" * ms(1200)  # opens an utterance, never confirmed
+    cough = "1" * ms(200) + "0" * ms(1200)  # opens an utterance, never confirmed
     events = run(ep, click + cough + "0" * ms(3000))
     assert [type(e) for _, e in events] == [NoInput]
 
@@ -152,10 +152,10 @@ def test_clicks_and_coughs_are_not_speech() -> None:
 def test_no_input_waits_for_an_open_onset_to_resolve() -> None:
     ep = Endpointer(EndpointerConfig(no_input_timeout_ms=1000))
     ep.arm()
-    events = run(ep, "0" * ms(700) + "1" * ms(260) + "0" * ms(1200))
+    events = run(ep, "0" * ms(700) + "1" * ms(200) + "0" * ms(1200))
     (index, event), = events
     assert isinstance(event, NoInput)
-    assert event.at_ms == 700 + 260 + 300  # when the cough was dropped, not during it
+    assert event.at_ms == 700 + 200 + 300  # when the cough was dropped, not during it
 
 
 def test_confirmed_speech_cancels_no_input() -> None:
@@ -179,7 +179,7 @@ def test_immediate_confirmation_at_onset() -> None:
     ep = Endpointer(EndpointerConfig(barge_in_confirm_ms=0, min_speech_ms=0))
     events = run(ep, "0" * 10 + "1" * ms(200))
     (index, event), = events
-    assert isinstance(event, SpeechStarted) and index == 10 + ms(200) - 1
+    assert isinstance(event, SpeechStarted) and index == 10 + ms(160) - 1  # start_ms opens it
 
 
 def test_max_length_cuts_and_a_new_onset_follows() -> None:
@@ -218,7 +218,7 @@ def test_timing_is_in_milliseconds_for_any_frame_length(frame_ms: int) -> None:
     assert [type(e) for e in events] == [SpeechStarted, UtteranceEnded]
     started, ended = events
     assert isinstance(started, SpeechStarted) and isinstance(ended, UtteranceEnded)
-    assert abs(started.at_ms - 300) < frame_ms
+    assert abs(started.at_ms - 220) < frame_ms
     assert abs(ended.at_ms - (1200 + 1000)) <= frame_ms
 
 
