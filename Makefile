@@ -11,8 +11,16 @@ test:
 	.venv/bin/mypy
 	.venv/bin/pytest -q
 
+# Each prints one JSON line; a miss (exit 1) does not stop the others.
+# voice_latency, barge_in and media_loop_health capture RTP: run as root.
 bench:
 	./scripts/bootstrap --test
-	.venv/bin/python bench/media_frame_cost.py
-	.venv/bin/python bench/media_loop_health.py
-	.venv/bin/python bench/bridge_leg_cost.py
+	-.venv/bin/python bench/media_frame_cost.py
+	-.venv/bin/python bench/media_loop_health.py
+	-.venv/bin/python bench/bridge_leg_cost.py
+	-.venv/bin/python bench/tts_speed.py
+	-.venv/bin/python bench/asr_wer.py
+	-.venv/bin/python bench/asr_live_wer.py
+	-.venv/bin/python bench/voice_latency.py
+	-.venv/bin/python bench/voice_latency.py --load
+	-.venv/bin/python bench/barge_in.py

@@ -22,7 +22,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from asr.settings import AsrSettings
+from asr.endpointing import EndpointerConfig
+from asr.settings import AsrSettings, EndpointingSettings
 from asr.stream import Final, NoInput, UtteranceStream, VoiceOnset
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Recognizer, Synthesizer
@@ -127,12 +128,7 @@ class CallConversation:
 
     async def listen(self, hints: Sequence[str], settings: ListenSettings) -> CallerInput:
         """One caller turn: an utterance, DTMF keys, or nothing in time."""
-        defaults = self._asr.endpointing
-        config = defaults.to_config(
-            end_silence_ms_incomplete=max(settings.end_silence_ms,
-                                          defaults.end_silence_ms_complete),
-            max_utterance_ms=settings.max_utterance_ms,
-            no_input_timeout_ms=settings.no_input_ms)
+        config = endpointer_config(self._asr.endpointing, settings)
         self._drop_stale_no_input()
         self._listening = True
         self.stream.listen(config, hints)
@@ -199,3 +195,21 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+def endpointer_config(defaults: EndpointingSettings, settings: ListenSettings
+                      ) -> EndpointerConfig:
+    """A dialog state's listening settings over the node's endpointing.
+
+    The state's `end_silence_ms` is the long (mid-sentence) silence; the
+    short one, for answers that sound finished, is the state's
+    `end_silence_complete_ms` or the node's, never longer than the long one.
+    """
+    complete = settings.end_silence_complete_ms or defaults.end_silence_ms_complete
+    return defaults.to_config(
+        end_silence_ms_complete=min(complete, settings.end_silence_ms),
+        end_silence_ms_incomplete=max(settings.end_silence_ms, complete),
+        min_speech_ms=(defaults.min_speech_ms if settings.min_speech_ms is None
+                       else settings.min_speech_ms),
+        max_utterance_ms=settings.max_utterance_ms,
+        no_input_timeout_ms=settings.no_input_ms)

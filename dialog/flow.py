@@ -45,6 +45,8 @@ class ListenSpec(_Model):
 
     barge_in: bool | None = None
     end_silence_ms: int | None = Field(None, ge=100, le=10_000)
+    end_silence_complete_ms: int | None = Field(None, ge=100, le=10_000)
+    min_speech_ms: int | None = Field(None, ge=0, le=2_000)
     max_utterance_ms: int | None = Field(None, ge=1000, le=120_000)
     no_input_ms: int | None = Field(None, ge=500, le=60_000)
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)

@@ -26,6 +26,10 @@ class ListenSettings:
 
     `barge_in`: the caller may interrupt the prompt (off for a legal notice).
     `end_silence_ms`: silence that ends an utterance (VAD endpointing).
+    `end_silence_complete_ms`: the shorter silence that ends an answer that
+    already sounds finished (None: the engine's default).
+    `min_speech_ms`: voice needed for an utterance; shorter sounds (a cough)
+    are ignored (None: the engine's default).
     `max_utterance_ms`: an utterance is cut off after this long.
     `no_input_ms`: with nothing heard or pressed for this long, `listen`
     returns `CallerInput.no_input()`.
@@ -35,6 +39,8 @@ class ListenSettings:
 
     barge_in: bool = True
     end_silence_ms: int = 800
+    end_silence_complete_ms: int | None = None
+    min_speech_ms: int | None = None
     max_utterance_ms: int = 15000
     no_input_ms: int = 6000
     max_digits: int = 1

@@ -16,7 +16,7 @@ from tests.dialog.fakes import SILENCE, FakeTransferrer, ScriptedCaller, press, 
 FLOW = """\
 flow: bank
 start: check
-listen: {min_confidence: 0.5}
+listen: {min_confidence: 0.5, end_silence_complete_ms: 400, min_speech_ms: 150}
 variables: {tier: gold}
 queues: {desk: {}, vip: {uri: "sip:vip@example.net"}}
 escalation: {queue: desk, after_failures: 2}
@@ -50,6 +50,7 @@ states:
     goto: save
   ask_note:
     say: Your note?
+    listen: {end_silence_ms: 1500, min_speech_ms: 250}  # notes come with pauses
     ask: {slot: note, type: text}
     goto: save
   save:
@@ -90,6 +91,16 @@ async def test_text_slot_takes_any_words(tmp_path: Path) -> None:
     _, _, store, runner = run_call(tmp_path, press("2"), say("call me after five"))
     await runner.run()
     assert store.records["account"]["42"]["note"] == "call me after five"
+
+
+async def test_endpointing_is_set_per_flow_and_state(tmp_path: Path) -> None:
+    io, _, _, runner = run_call(tmp_path, press("2"), say("call me after five"))
+    await runner.run()
+    (_, menu), (_, note) = io.listens
+    assert (menu.end_silence_ms, menu.end_silence_complete_ms, menu.min_speech_ms) == (
+        800, 400, 150)
+    assert (note.end_silence_ms, note.end_silence_complete_ms, note.min_speech_ms) == (
+        1500, 400, 250)
 
 
 async def test_failed_transfer_goes_to_on_fail(tmp_path: Path) -> None:
