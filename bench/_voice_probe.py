@@ -18,7 +18,10 @@ streams captured on the wire. Events:
 - ``partial_req`` / ``partial`` / ``partial_done``: a partial recognition was
   asked for / was emitted (``compute_s``, ``text``) / finished, used or not
   (one that comes back after its utterance ended is dropped unseen by the
-  product); ``pause`` marks the pause-probe partial.
+  product).
+- ``speculate`` / ``speculated``: the final was decoded at a pause of the
+  caller (``asr.stream``'s speculative final) / came back (``hint``: whether
+  it read as a finished answer; ``voided``: the caller spoke again first).
 - ``utt_end``: the endpointer ended the utterance; ``last_loud_rx`` is when the
   last loud frame reached the listener, ``end_silence_ms`` the end silence
   that applied, ``hint`` the complete/incomplete hint in force,
@@ -131,6 +134,31 @@ def request_partial(self: UtteranceStream) -> None:
               "utterance_ms": ep.utterance_ms,
               "pause": ep.trailing_silence_ms >= self._pause_probe_ms})
     _request_partial(self)
+
+
+_speculate = UtteranceStream._speculate
+
+
+@functools.wraps(_speculate)
+def speculate(self: UtteranceStream) -> None:
+    probe = getattr(self, "_pr", None)
+    if probe is not None:
+        _out({"ev": "speculate", **probe["tag"], "t": time.time(),
+              "utterance_ms": self._endpointer.utterance_ms})
+    _speculate(self)
+
+
+_speculated = UtteranceStream._speculated
+
+
+@functools.wraps(_speculated)
+def speculated(self: UtteranceStream, speculation: Any) -> None:
+    probe = getattr(self, "_pr", None)
+    _speculated(self, speculation)
+    if probe is not None:
+        _out({"ev": "speculated", **probe["tag"], "t": time.time(),
+              "voided": speculation is not self._speculation,
+              "hint": self._endpointer._hint})
 
 
 _partial = UtteranceStream._partial
@@ -275,6 +303,8 @@ UtteranceStream._emit = emit  # type: ignore[method-assign]
 UtteranceStream._request_partial = request_partial  # type: ignore[method-assign]
 UtteranceStream._partial = partial  # type: ignore[method-assign]
 UtteranceStream._end_utterance = end_utterance  # type: ignore[method-assign]
+UtteranceStream._speculate = speculate  # type: ignore[method-assign]
+UtteranceStream._speculated = speculated  # type: ignore[method-assign]
 CallConversation.__init__ = init  # type: ignore[method-assign]
 CallConversation.say = say  # type: ignore[method-assign]
 CallConversation._barge_in = barge_in  # type: ignore[method-assign]

@@ -159,11 +159,12 @@ def voice_turn(utt: Utterance, caller: Stream, engine: Stream,
                     and done["started"] < final["t"] and done["t"] > utt_end["t"]):
                 overlap += min(done["t"], final["t"]) - max(done["started"], utt_end["t"])
         parts["partial_overlap"] = round(overlap * 1000, 1)
-        # The pause-probe partial: when it was asked for, and when it came back.
-        pause = [e for e in partials if e.get("pause")]
-        if pause:
-            done = _first(events, "partial_done", caller_port, pause[-1]["t"], key="started")
-            parts["pause_partial_back"] = _ms(utt_end["t"], done["t"]) if done else None
+        # The final decoded at the caller's last pause: when it came back,
+        # relative to the end of the utterance (negative: ready before it).
+        back = [e for e in events if e.get("ev") == "speculated" and e.get("rtp") == caller_port
+                and on / NS <= e["t"] <= final["t"] and not e.get("voided")]
+        if back:
+            parts["speculative_back"] = _ms(utt_end["t"], back[-1]["t"])
     turn["parts"] = parts
     return turn
 

@@ -74,11 +74,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The engine-side breakdown of a turn (bench/_voice_wire.py: voice_turn), in
 # the order things happen; they add up to the latency, except max_feed_gap
 # (event-loop stalls), asr_compute (part of asr_final), partial_overlap (a
-# partial decoding while the final ran) and pause_partial_back (when the
-# pause-probe partial, whose hint picks the end silence, came back relative
-# to the utterance's end: positive = too late to be used).
+# partial decoding while the final ran) and speculative_back (when the final
+# decoded at the caller's pause, whose text picks the end silence and becomes
+# the Final, came back, relative to the utterance's end: negative = ready
+# before it).
 PARTS = ("rx_path", "max_feed_gap", "end_silence", "asr_final", "asr_compute",
-         "partial_overlap", "pause_partial_back", "dialog", "tts_first", "clock_wait",
+         "partial_overlap", "speculative_back", "dialog", "tts_first", "clock_wait",
          "send_path", "leading_silence")
 
 FIRST = "Reschedule, please."

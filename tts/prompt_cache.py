@@ -30,6 +30,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".pcm"
+# Bump when the synthesizer renders a sentence differently (2: Piper's
+# lead-in trimmed to 10 ms).
+RENDERING = 2
 
 
 @dataclass
@@ -62,8 +65,13 @@ class PromptCache:
 
     @staticmethod
     def key(voice_id: str, rate: int, length_scale: float | None, sentence: str) -> str:
-        """The cache key (a sha256 hex digest) of one rendering of `sentence`."""
-        blob = json.dumps([voice_id, rate, length_scale, sentence], ensure_ascii=False)
+        """The cache key (a sha256 hex digest) of one rendering of `sentence`.
+
+        It includes RENDERING, so audio cached by an engine that rendered
+        differently (before the lead-in trim, say) is not served again.
+        """
+        blob = json.dumps([RENDERING, voice_id, rate, length_scale, sentence],
+                          ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def peek(self, key: str) -> bytes | None:
