@@ -1,7 +1,11 @@
 """Conversations on a node: the shared speech models, the flows, one dialog per call.
 
 Loading Whisper and Piper takes seconds, so it happens once, at start, on
-worker threads; every answered call then gets its own
+worker threads. Then, in the background and only while no conversation is
+under way, the flow's fixed prompts are rendered into the prompt cache at
+the rates calls will use, so even the first caller hears them without
+waiting for Piper (after a restart the disk cache makes this instant).
+Every answered call gets its own
 :class:`callcenter.conversation.CallConversation` and
 :class:`dialog.DialogRunner`, and every turn goes to the call journal (store
 and events) as it happens.
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 from asr.settings import AsrSettings
@@ -23,6 +28,7 @@ from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore
 from config import CONFIG_DIR
 from dialog import CallData, DialogRunner, Flow, Turn, load_flows
+from dialog.prompts import static_prompts
 from sip.call import SipCall
 from tts.piper_voice import PiperSynthesizer
 from tts.settings import TtsSettings
@@ -42,6 +48,10 @@ class DialogService:
         self.flow: Flow | None = None
         self.recognizer: WhisperRecognizer | None = None
         self.synthesizer: PiperSynthesizer | None = None
+        self._warming: asyncio.Task[None] | None = None
+        self._conversations = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         """Load and check the flows, seed demo records, load the models."""
@@ -64,10 +74,49 @@ class DialogService:
             asyncio.to_thread(PiperSynthesizer, self.tts, data_dir=data_dir))
         log.info("flow %r ready (%d states); speech models loaded", self.flow.name,
                  len(self.flow.spec.states))
+        self._warming = asyncio.get_running_loop().create_task(self._render_prompts(),
+                                                               name="render-prompts")
+
+    def _call_rates(self) -> list[int]:
+        """The audio rates calls will have: 8 kHz for G.711, 16 kHz for G.722."""
+        codecs = self.settings.sip.codecs
+        narrow = [8000] if any(c in ("PCMU", "PCMA") for c in codecs) else []
+        return narrow + ([16000] if "G722" in codecs else [])
+
+    async def _render_prompts(self) -> None:
+        """Render the flow's fixed prompts into the cache, one at a time and
+        only while no call is in conversation (a caller never waits behind
+        more than the sentence being rendered)."""
+        assert self.flow is not None and self.synthesizer is not None
+        if self.synthesizer.cache is None:
+            return
+        prompts = static_prompts(self.flow.spec)
+        started = time.monotonic()
+        try:
+            for rate in self._call_rates():
+                for prompt in prompts:
+                    await self._idle.wait()
+                    await self.synthesizer.synthesize(prompt, rate)
+        except Exception:
+            log.exception("rendering the flow's prompts ahead failed; they render on first use")
+            return
+        log.info("%d fixed prompt(s) of flow %r rendered ahead in %.1f s", len(prompts),
+                 self.flow.name, time.monotonic() - started)
 
     async def run_call(self, call: SipCall) -> None:
         """Hold the conversation of one answered call until it ends."""
         assert self.flow and self.recognizer and self.synthesizer, "start() first"
+        self._conversations += 1
+        self._idle.clear()
+        try:
+            await self._converse(call)
+        finally:
+            self._conversations -= 1
+            if not self._conversations:
+                self._idle.set()
+
+    async def _converse(self, call: SipCall) -> None:
+        assert self.flow and self.recognizer and self.synthesizer
         conversation = CallConversation(call, self.recognizer, self.synthesizer, self.asr)
         await conversation.start()
         runner = DialogRunner(self.flow, conversation, records=StoreRecords(self.store),
@@ -92,6 +141,8 @@ class DialogService:
                                 **dict(turn.extra)})
 
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
         if self.recognizer is not None:
             self.recognizer.close(wait=False)
         if self.synthesizer is not None:

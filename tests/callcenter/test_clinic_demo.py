@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from config import CONFIG_DIR
+from dialog.flow_loader import load_flow
+from dialog.prompts import static_prompts
 from tests.support.clinic import clinic_engine, get_record, latest_turns
 from tests.support.processes import EngineProcess, callcenter_cmd, dial
 
@@ -67,3 +71,16 @@ def test_bad_flow_refuses_to_start_and_says_where(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert re.search(r"broken\.yaml:13: unknown target state .nowhere.", done.stderr), (
         done.stderr[-2000:])
+
+
+def test_fixed_prompts_are_rendered_ahead_once_idle(clinic: EngineProcess) -> None:
+    """After the calls above, with the node idle, every fixed prompt of the
+    flow is rendered into the disk cache at 8 and 16 kHz."""
+    prompts = static_prompts(load_flow(CONFIG_DIR / "flows" / "clinic.yaml").spec)
+    deadline = time.monotonic() + 120
+    pattern = re.compile(rf"{len(prompts)} fixed prompt\(s\) of flow 'clinic' rendered ahead")
+    while not pattern.search(clinic.log):
+        assert time.monotonic() < deadline, clinic.log[-2000:]
+        time.sleep(0.5)
+    cached = list((clinic.data_dir / "tts-cache").rglob("*.pcm"))
+    assert len(cached) >= 2 * len(prompts)  # a file per sentence and rate
