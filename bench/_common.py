@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -107,3 +108,22 @@ def burn() -> None:
         for i in range(10000):
             x += i * i
         x = 0
+
+
+def run_measurement(body: Callable[[], None], log: logging.Logger) -> str | None:
+    """Run a benchmark's measuring part; an exception becomes one line for
+    the JSON result (its traceback goes to the log)."""
+    try:
+        body()
+    except Exception as exc:
+        log.exception("bench failed")
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def write_result(out: TextIO, result: dict[str, Any], head: list[str]) -> None:
+    """`result` as one JSON line on `out`, the headline keys `head` first."""
+    ordered = {k: result[k] for k in head if k in result}
+    ordered.update({k: v for k, v in result.items() if k not in ordered})
+    out.write(json.dumps(ordered) + "\n")
+    out.flush()

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -44,7 +43,7 @@ from typing import Any
 import ctranslate2
 import jiwer
 from _caller import BenchCall, CallerNode
-from _common import ROOT, json_stdout, setup_logging
+from _common import ROOT, json_stdout, run_measurement, setup_logging, write_result
 from asr_wer import UTTERANCES, VOICES, lenient, normalize, telephone
 
 from asr.settings import AsrSettings
@@ -257,12 +256,7 @@ def main() -> int:
     started = time.monotonic()
     result: dict[str, Any] = {"bench": "asr_live_wer", "target_delta_points": TARGET_POINTS,
                               "loadavg_1m_start": os.getloadavg()[0]}
-    error = None
-    try:
-        run(args, result)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log.exception("bench failed")
+    error = run_measurement(lambda: run(args, result), log)
     delta = result.get("delta_points")
     result["pass"] = (error is None and delta is not None and delta <= TARGET_POINTS
                       and result.get("utterances_not_played") == 0)
@@ -271,10 +265,7 @@ def main() -> int:
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     head = ["bench", "utterances", "wer_live", "wer_offline", "delta_points",
             "target_delta_points", "pass"]
-    ordered = {k: result[k] for k in head if k in result}
-    ordered.update({k: v for k, v in result.items() if k not in ordered})
-    out.write(json.dumps(ordered) + "\n")
-    out.flush()
+    write_result(out, result, head)
     return 0 if result["pass"] else 1
 
 

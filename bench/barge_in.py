@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
@@ -48,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from _caller import BenchCall, CallerNode, Utterance, remote_rtp_port, synthesize_phrases
-from _common import json_stdout, setup_logging
+from _common import json_stdout, run_measurement, setup_logging, write_result
 from _rtp_energy import RtpEnergyCapture
 from _voice_wire import LOUD_RMS, barge_trial, probe_events, send_jitter, summary
 from voice_latency import CALLER_RTP, ENGINE_RTP, RTP_RANGE, start_engine
@@ -239,12 +238,7 @@ def main() -> int:
     if args.jb:
         result["jitter_buffer_ms"] = args.jb
     result["loadavg_1m_start"] = os.getloadavg()[0]
-    error = None
-    try:
-        run(args, result)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log.exception("bench failed")
+    error = run_measurement(lambda: run(args, result), log)
     reaction = result.get("reaction_ms") or {}
     result["target_p95_ms"] = TARGET_MS
     ok = (error is None and reaction.get("n", 0) >= 10 and reaction["p95"] <= TARGET_MS)
@@ -254,10 +248,7 @@ def main() -> int:
     result["loadavg_1m_end"] = os.getloadavg()[0]
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     head = ["bench", "trials_measured", "reaction_ms", "target_p95_ms", "pass", "breakdown_ms"]
-    ordered = {k: result[k] for k in head if k in result}
-    ordered.update({k: v for k, v in result.items() if k not in ordered})
-    out.write(json.dumps(ordered) + "\n")
-    out.flush()
+    write_result(out, result, head)
     return 0 if ok else 1
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -38,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, setup_logging
+from _common import ROOT, run_measurement, setup_logging, write_result
 from _rtp_capture import RtpCapture, analyse
 
 import tests.support.processes as processes
@@ -303,12 +302,7 @@ def main() -> int:
     setup_logging()
     started = time.monotonic()
     result: dict[str, Any] = {"bench": "media_loop_health"}
-    error = None
-    try:
-        run(args, result)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log.exception("bench failed")
+    error = run_measurement(lambda: run(args, result), log)
     result["target_gap_ms"] = TARGET_GAP_MS
     ok = (error is None and result.get("max_gap_ms") is not None
           and result["max_gap_ms"] <= TARGET_GAP_MS
@@ -321,9 +315,7 @@ def main() -> int:
     # Put the headline fields first; the details after.
     head = ["bench", "calls", "window_s", "max_gap_ms", "p99_gap_ms", "engine_cpu_pct",
             "cpu_pct_per_call", "callers_cpu_pct", "target_gap_ms", "pass"]
-    ordered = {k: result[k] for k in head if k in result}
-    ordered.update({k: v for k, v in result.items() if k not in ordered})
-    print(json.dumps(ordered), flush=True)
+    write_result(sys.stdout, result, head)
     return 0 if ok else 1
 
 

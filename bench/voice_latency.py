@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -55,7 +54,7 @@ from typing import Any
 
 import yaml
 from _caller import BenchCall, CallerNode, Utterance, remote_rtp_port, synthesize_phrases
-from _common import ROOT, json_stdout, setup_logging
+from _common import ROOT, json_stdout, run_measurement, setup_logging, write_result
 from _rtp_energy import RtpEnergyCapture
 from _voice_wire import probe_events, send_jitter, summary, voice_turn
 
@@ -338,12 +337,7 @@ def main() -> int:
     if args.set:
         result["engine_settings"] = args.set
     result["loadavg_1m_start"] = os.getloadavg()[0]
-    error = None
-    try:
-        run(args, result)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log.exception("bench failed")
+    error = run_measurement(lambda: run(args, result), log)
     lat = result.get("latency_ms") or {}
     if args.load:
         result["target_p95_ms"] = TARGET_LOAD_P95_MS
@@ -360,10 +354,7 @@ def main() -> int:
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     head = ["bench", "mode", "turns_measured", "latency_ms", "target_p50_ms", "target_p95_ms",
             "engine_cpu_pct", "engine_cpu_pct_per_conversation", "pass", "breakdown_ms"]
-    ordered = {k: result[k] for k in head if k in result}
-    ordered.update({k: v for k, v in result.items() if k not in ordered})
-    out.write(json.dumps(ordered) + "\n")
-    out.flush()
+    write_result(out, result, head)
     return 0 if ok else 1
 
 
