@@ -115,6 +115,7 @@ class CallRecording:
         self._max_skew_bytes = int(max_skew_s * sample_rate) * SAMPLE_WIDTH
         self._error: OSError | None = None
         self._finished: FinishedRecording | None = None
+        self._synced = False  # the header reached the disk
 
     # -- media thread ---------------------------------------------------------
     def add_caller(self, frame: bytes) -> None:
@@ -149,6 +150,9 @@ class CallRecording:
         n = min(len(caller), len(heard)) & ~1  # whole samples only
         self._caller_rest, self._heard_rest = caller[n:], heard[n:]
         if n == 0 and not final:
+            if not self._synced:
+                os.fsync(self._file.fileno())
+                self._synced = True
             return
         stereo = np.empty(n, dtype="<i2")  # n bytes per channel -> n // 2 samples each
         stereo[0::2] = np.frombuffer(caller, dtype="<i2", count=n // 2)
@@ -156,6 +160,7 @@ class CallRecording:
         self._file.write(stereo.tobytes())
         self._data_bytes += 2 * n
         _patch_sizes(self._file, self._data_bytes)
+        self._synced = True
 
 
 class RecordingWriter:
@@ -182,7 +187,9 @@ class RecordingWriter:
     def open(self, path: Path, sample_rate: int) -> CallRecording:
         """Create ``path`` (and its parents) as an empty stereo WAV; never overwrites.
 
-        Raises MediaError if the file exists or cannot be created.
+        Raises MediaError if the file exists or cannot be created. It runs
+        on the SIP thread at media start, so it does no fsync: the first
+        flush (within ``flush_interval_s``) makes the file durable.
         """
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -191,7 +198,6 @@ class RecordingWriter:
             file: BinaryIO = path.open("xb")
             file.write(_header(sample_rate, 0))
             file.flush()
-            os.fsync(file.fileno())
         except OSError as e:
             raise MediaError(f"cannot create recording {path}: {e}") from e
         rec = CallRecording(path, sample_rate, file, self._max_skew_s)
