@@ -319,8 +319,9 @@ def test_barge_in_silences_the_engine_within_200_ms_on_the_recording(
     greeting_onset, menu_onset = onsets[0], onsets[1]
     # Barge-in off: the greeting went on over the caller for over a second.
     assert engine[greeting_onset:greeting_onset + 50].sum() > 25, why
-    # Barge-in on: the menu was playing when the caller spoke ...
-    assert engine[menu_onset - 15:menu_onset].sum() >= 5, why
+    # Barge-in on: the menu was playing when the caller spoke (the onset may
+    # fall in the short pause between two of its sentences) ...
+    assert engine[menu_onset - 30:menu_onset].sum() >= 5, why
     # ... and the engine's channel fell silent (for 300 ms and more) within 200 ms.
     quiet_from = next(i for i in range(menu_onset, len(engine))
                       if not engine[i:i + 15].any())
