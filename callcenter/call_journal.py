@@ -92,6 +92,12 @@ class CallJournal:
             "confidence": confidence})
         self.submit(lambda: self.bus.publish(event))
 
+    def live(self, call: SipCall, kind: str, data: dict[str, Any]) -> None:
+        """Publish news that is not kept (a partial transcript, say): only
+        subscribers that are listening now see it."""
+        event = Event(kind=kind, call_id=call.id, node=self.node, at=utcnow(), data=data)
+        self.submit(lambda: self.bus.publish(event))
+
     async def _drain(self) -> None:
         while (job := await self._queue.get()) is not None:
             try:

@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asr.endpointing import EndpointerConfig
 from asr.settings import AsrSettings, EndpointingSettings
-from asr.stream import Final, NoInput, UtteranceStream, VoiceOnset
+from asr.stream import Final, NoInput, Partial, UtteranceStream, VoiceOnset
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Recognizer, Synthesizer
 from dialog.ports import CallerInput, InputKind, ListenSettings, TransferTarget
@@ -39,7 +39,10 @@ class CallConversation:
     """Dialog ports over one answered call."""
 
     def __init__(self, call: SipCall, recognizer: Recognizer, synthesizer: Synthesizer,
-                 asr: AsrSettings) -> None:
+                 asr: AsrSettings, *,
+                 on_partial: Callable[[str, int], None] | None = None) -> None:
+        """`on_partial(text, utterance)` hears each partial transcript (for a
+        live view of the call); it runs on the event loop and must not block."""
         assert call.media is not None, "the call must be answered first"
         self.call = call
         self.rate = call.media.clock_rate
@@ -54,6 +57,7 @@ class CallConversation:
         self._barged = asyncio.Event()
         self._listening = False
         self.barge_ins: list[float] = []  # monotonic times engine audio was cut
+        self._on_partial = on_partial
 
     async def start(self) -> None:
         """Start listening to the call (audio, recognition events, DTMF)."""
@@ -87,6 +91,8 @@ class CallConversation:
                                                                event.transcript.confidence))
             elif isinstance(event, NoInput) and self._listening:
                 self._inputs.put_nowait(CallerInput.no_input())
+            elif isinstance(event, Partial) and self._on_partial is not None:
+                self._on_partial(event.transcript.text, event.utterance)
 
     async def _pump_dtmf(self) -> None:
         while True:

@@ -117,7 +117,10 @@ class DialogService:
 
     async def _converse(self, call: SipCall) -> None:
         assert self.flow and self.recognizer and self.synthesizer
-        conversation = CallConversation(call, self.recognizer, self.synthesizer, self.asr)
+        conversation = CallConversation(
+            call, self.recognizer, self.synthesizer, self.asr,
+            on_partial=lambda text, n: self.journal.live(call, "partial",
+                                                         {"text": text, "utterance": n}))
         await conversation.start()
         runner = DialogRunner(self.flow, conversation, records=StoreRecords(self.store),
                               transferrer=conversation, call=CallData.from_call(call.info),
