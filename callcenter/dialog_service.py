@@ -85,8 +85,8 @@ class DialogService:
 
     async def _render_prompts(self) -> None:
         """Render the flow's fixed prompts into the cache, one at a time and
-        only while no call is in conversation (a caller never waits behind
-        more than the sentence being rendered)."""
+        only while no call is in conversation (a call that starts meanwhile
+        shares Piper with at most the rest of one prompt)."""
         assert self.flow is not None and self.synthesizer is not None
         if self.synthesizer.cache is None:
             return

@@ -203,7 +203,7 @@ class SipCall:
         :class:`CallGone` if the call ends before the final NOTIFY. Every
         attempt is reported as one ``transfer`` call event: target, SIP code
         and outcome (``accepted``, ``refused``, ``timeout``, ``call_ended``,
-        ``error``).
+        ``cancelled``, ``error``).
         """
         self._transfer = self._loop.create_future()
         code: int | None = None
@@ -218,6 +218,9 @@ class SipCall:
             raise
         except CallGone:
             outcome = "call_ended"
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
             raise
         finally:
             self._observer.on_call_event(self, "transfer", {"target": target, "sip_code": code,
