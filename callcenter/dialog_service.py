@@ -143,6 +143,20 @@ class DialogService:
                           data={"kind": str(turn.kind) if turn.kind else None,
                                 **dict(turn.extra)})
 
+    def stats(self) -> dict[str, int]:
+        """Counters for the node's status line (SIGUSR1)."""
+        out = {"conversations": self._conversations}
+        if self.recognizer is not None:
+            out.update(asr_busy=self.recognizer.busy,
+                       asr_partials_skipped=self.recognizer.partials_skipped)
+        if self.synthesizer is not None:
+            out["tts_sentences_rendered"] = self.synthesizer.stats.finished
+            cache = self.synthesizer.cache
+            if cache is not None:
+                out.update(tts_cache_memory_hits=cache.stats.memory_hits,
+                           tts_cache_disk_hits=cache.stats.disk_hits)
+        return out
+
     def close(self) -> None:
         if self._warming is not None:
             self._warming.cancel()

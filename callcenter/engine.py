@@ -142,6 +142,8 @@ class Engine:
             stats = await self.node.stats()
             status.update(active_calls=stats.active_calls, capacity=stats.capacity,
                           conf_ports=stats.conf_ports, pooled_ports=stats.pooled_ports)
+        if self.dialogs is not None:
+            status.update(self.dialogs.stats())
         log.info("node status %s", json.dumps(status, sort_keys=True))
         return status
 

@@ -84,3 +84,7 @@ def test_fixed_prompts_are_rendered_ahead_once_idle(clinic: EngineProcess) -> No
         time.sleep(0.5)
     cached = list((clinic.data_dir / "tts-cache").rglob("*.pcm"))
     assert len(cached) >= 2 * len(prompts)  # a file per sentence and rate
+    status = clinic.status()  # SIGUSR1: the node's counters, speech included
+    assert status["conversations"] == 0 and status["asr_busy"] == 0
+    assert status["tts_sentences_rendered"] >= len(cached)
+    assert status["tts_cache_memory_hits"] > 0  # the calls above said fixed prompts again
