@@ -49,6 +49,12 @@ def listen_settings(flow: FlowSpec, state: StateSpec,
     if state.ask is not None:
         if state.ask.type is SlotType.DIGITS:
             max_digits = state.ask.max_length or 20
+            # Digit strings are read in groups ("four five one ... two seven
+            # eight"), and each group already sounds like a finished answer:
+            # only the long silence ends one, unless the state itself says
+            # otherwise (a flow-wide short silence does not apply here).
+            if state.listen.end_silence_complete_ms is None:
+                settings = replace(settings, end_silence_complete_ms=settings.end_silence_ms)
         else:
             max_digits = _MAX_DIGITS[state.ask.type]
     return replace(settings, max_digits=max_digits)

@@ -93,6 +93,16 @@ async def test_text_slot_takes_any_words(tmp_path: Path) -> None:
     assert store.records["account"]["42"]["note"] == "call me after five"
 
 
+async def test_digit_groups_are_not_cut_at_the_short_silence(tmp_path: Path) -> None:
+    io, _, _, runner = run_call(tmp_path, say("pin"), say("one two three four"))
+    await runner.run()
+    (_, menu), (_, pin) = io.listens
+    # the flow sets 400 ms for answers that sound finished; a pin is read in
+    # groups, so its state waits for the long silence
+    assert menu.end_silence_complete_ms == 400
+    assert pin.end_silence_complete_ms == pin.end_silence_ms == 800
+
+
 async def test_endpointing_is_set_per_flow_and_state(tmp_path: Path) -> None:
     io, _, _, runner = run_call(tmp_path, press("2"), say("call me after five"))
     await runner.run()
