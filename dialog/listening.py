@@ -31,6 +31,7 @@ _SLOT_HINTS: dict[SlotType, tuple[str, ...]] = {
                     "afternoon"),
     SlotType.TEXT: (),
 }
+_SAID_IN_PIECES = (SlotType.DIGITS, SlotType.TEXT)
 _MAX_DIGITS = {SlotType.YES_NO: 1, SlotType.NUMBER: 9, SlotType.DATE: 4, SlotType.TIME: 4,
                SlotType.TEXT: 1}
 
@@ -47,16 +48,15 @@ def listen_settings(flow: FlowSpec, state: StateSpec,
     settings = _apply(_apply(defaults or ListenSettings(), flow.listen), state.listen)
     max_digits = 1
     if state.ask is not None:
-        if state.ask.type is SlotType.DIGITS:
-            max_digits = state.ask.max_length or 20
-            # Digit strings are read in groups ("four five one ... two seven
-            # eight"), and each group already sounds like a finished answer:
-            # only the long silence ends one, unless the state itself says
-            # otherwise (a flow-wide short silence does not apply here).
-            if state.listen.end_silence_complete_ms is None:
-                settings = replace(settings, end_silence_complete_ms=settings.end_silence_ms)
-        else:
-            max_digits = _MAX_DIGITS[state.ask.type]
+        kind = state.ask.type
+        max_digits = (state.ask.max_length or 20) if kind is SlotType.DIGITS else _MAX_DIGITS[kind]
+        # Digit strings are read in groups ("four five one ... two seven
+        # eight") and free text comes with pauses for thought; every piece
+        # already sounds like a finished answer, so only the long silence
+        # ends one, unless the state itself says otherwise (a flow-wide
+        # short silence does not apply here).
+        if kind in _SAID_IN_PIECES and state.listen.end_silence_complete_ms is None:
+            settings = replace(settings, end_silence_complete_ms=settings.end_silence_ms)
     return replace(settings, max_digits=max_digits)
 
 
