@@ -54,7 +54,9 @@ def _store(config_file: Path | None, data_dir: Path | None) -> Iterator[Store]:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Chatty at INFO: alembic per migration, faster-whisper per recognition.
+    for chatty in ("alembic", "faster_whisper"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @click.group()
