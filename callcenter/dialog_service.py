@@ -27,7 +27,7 @@ from callcenter.core.errors import CallGone, SettingsError
 from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore
 from config import CONFIG_DIR
-from dialog import CallData, DialogRunner, Flow, Turn, load_flows
+from dialog import CallData, DialogRunner, Flow, ListenSettings, Turn, load_flows
 from dialog.prompts import static_prompts
 from sip.call import SipCall
 from tts.piper_voice import PiperSynthesizer
@@ -77,6 +77,15 @@ class DialogService:
         self._warming = asyncio.get_running_loop().create_task(self._render_prompts(),
                                                                name="render-prompts")
 
+    @property
+    def listen_defaults(self) -> ListenSettings:
+        """The node's endpointing (``asr.endpointing``) as the base that a
+        flow's and a state's ``listen`` override."""
+        node = self.asr.endpointing
+        return ListenSettings(end_silence_ms=node.end_silence_ms_incomplete,
+                              max_utterance_ms=node.max_utterance_ms,
+                              no_input_ms=node.no_input_timeout_ms or ListenSettings.no_input_ms)
+
     def _call_rates(self) -> list[int]:
         """The audio rates calls will have: 8 kHz for G.711, 16 kHz for G.722."""
         codecs = self.settings.sip.codecs
@@ -124,7 +133,8 @@ class DialogService:
         await conversation.start()
         runner = DialogRunner(self.flow, conversation, records=StoreRecords(self.store),
                               transferrer=conversation, call=CallData.from_call(call.info),
-                              on_turn=lambda turn: self._journal_turn(call, turn))
+                              on_turn=lambda turn: self._journal_turn(call, turn),
+                              listen_defaults=self.listen_defaults)
         try:
             outcome = await runner.run()
             log.info("call %s: flow ended (%s in %s)", call.id[:8], outcome.ending.value,

@@ -156,8 +156,9 @@ def _check_state(name: str, state: StateSpec) -> Iterator[Problem]:
             yield (*at, "branch", i), "the last branch needs no 'when': it is the fallback"
 
 
-def _texts(spec: FlowSpec) -> Iterator[tuple[Path, str]]:
-    """Every template in the flow, with its path."""
+def flow_texts(spec: FlowSpec) -> Iterator[tuple[Path, str]]:
+    """Every template in the flow, with its path (prompts, and the strings
+    `set` actions give variables)."""
     for key in ("say", "agent_say", "unavailable"):
         yield ("escalation", key), getattr(spec.escalation, key)
     for key in ("no_input", "no_match"):
@@ -207,7 +208,7 @@ def _check_references(spec: FlowSpec) -> Iterator[Problem]:
     known = _known_variables(spec)
     records = {var: spec.records[kind].fields
                for var, kind in _record_variables(spec).items() if kind in spec.records}
-    for where, text in _texts(spec):
+    for where, text in flow_texts(spec):
         try:
             fields = template_fields(text)
         except TemplateError as exc:

@@ -32,6 +32,7 @@ from dialog.ports import (
     DialogOutcome,
     Ending,
     InputKind,
+    ListenSettings,
     RecordStore,
     Speaker,
     Transferrer,
@@ -57,8 +58,12 @@ class DialogRunner:
                  transferrer: Transferrer, call: CallData | None = None,
                  matcher: IntentMatcher | None = None,
                  on_turn: Callable[[Turn], None] | None = None,
-                 clock: Callable[[], datetime] | None = None, max_steps: int = 200) -> None:
+                 clock: Callable[[], datetime] | None = None, max_steps: int = 200,
+                 listen_defaults: ListenSettings | None = None) -> None:
+        """`listen_defaults`: the node's listening settings, which the flow's
+        and each state's `listen` override."""
         self.flow = flow
+        self._listen_defaults = listen_defaults
         self._spec = flow.spec
         self._io = io
         self._records = records
@@ -108,12 +113,15 @@ class DialogRunner:
             return detour
         if not state.listens:
             if state.say:
-                settings = listen_settings(self._spec, state)
+                settings = self._listening(state)
                 await self._say(state.say, barge_in=settings.barge_in)
             return self._transition(state)
         return await self._converse(name, state)
 
     # --- speaking and listening -------------------------------------------------
+
+    def _listening(self, state: StateSpec) -> ListenSettings:
+        return listen_settings(self._spec, state, self._listen_defaults)
 
     async def _say(self, template: str, *, barge_in: bool) -> None:
         text = render(template, self.variables, today=self._today()).strip()
@@ -144,7 +152,7 @@ class DialogRunner:
         return intents, set(menu)
 
     async def _converse(self, name: str, state: StateSpec) -> str:
-        settings = listen_settings(self._spec, state)
+        settings = self._listening(state)
         hints = recognition_hints(state)
         intents, own = self._intents(state)
         limit = state.max_failures or self._spec.escalation.after_failures
@@ -259,7 +267,7 @@ class DialogRunner:
                 held.update(values)
         elif action.say is not None:
             state = self._spec.states[self._state]
-            await self._say(action.say, barge_in=listen_settings(self._spec, state).barge_in)
+            await self._say(action.say, barge_in=self._listening(state).barge_in)
         elif action.transfer is not None:
             xfer = action.transfer
             if await self._transfer(self._target(xfer.queue, xfer.uri), xfer.say):

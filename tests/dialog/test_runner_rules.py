@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dialog.flow import Flow
 from dialog.flow_loader import load_flow
-from dialog.ports import CallData, Ending, TransferTarget
+from dialog.ports import CallData, Ending, ListenSettings, TransferTarget
 from dialog.record_stores import InMemoryRecordStore
 from dialog.runner import DialogRunner
 from tests.dialog.fakes import SILENCE, FakeTransferrer, ScriptedCaller, press, say
@@ -64,6 +64,7 @@ states:
 
 
 def run_call(tmp_path: Path, *script: object, accept: bool = True,
+             listen_defaults: ListenSettings | None = None,
              ) -> tuple[ScriptedCaller, FakeTransferrer, InMemoryRecordStore, DialogRunner]:
     path = tmp_path / "bank.yaml"
     path.write_text(FLOW, encoding="utf-8")
@@ -73,7 +74,8 @@ def run_call(tmp_path: Path, *script: object, accept: bool = True,
     store = InMemoryRecordStore()
     runner = DialogRunner(flow, io, records=store, transferrer=transfers,
                           call=CallData(caller_number="42"),
-                          clock=lambda: datetime(2025, 6, 4, tzinfo=UTC))
+                          clock=lambda: datetime(2025, 6, 4, tzinfo=UTC),
+                          listen_defaults=listen_defaults)
     return io, transfers, store, runner
 
 
@@ -113,6 +115,16 @@ async def test_endpointing_is_set_per_flow_and_state(tmp_path: Path) -> None:
     # a free-text note waits for its long silence (see the test above)
     assert (note.end_silence_ms, note.end_silence_complete_ms, note.min_speech_ms) == (
         1500, 1500, 250)
+
+
+async def test_the_node_sets_what_flow_and_state_leave_open(tmp_path: Path) -> None:
+    node = ListenSettings(end_silence_ms=1000, max_utterance_ms=20000, no_input_ms=8000)
+    io, _, _, runner = run_call(tmp_path, press("2"), say("call me after five"),
+                                listen_defaults=node)
+    await runner.run()
+    (_, menu), (_, note) = io.listens
+    assert (menu.end_silence_ms, menu.max_utterance_ms, menu.no_input_ms) == (1000, 20000, 8000)
+    assert note.end_silence_ms == 1500  # the state's own
 
 
 async def test_failed_transfer_goes_to_on_fail(tmp_path: Path) -> None:
