@@ -32,9 +32,11 @@ LOUD_RMS = 300.0  # PCM16 RMS above which a 20 ms frame counts as speech
 PROMPT_TIMEOUT_S = 45.0
 
 
-def _frame_rms(pcm: bytes) -> np.ndarray:
+def _frame_rms(pcm: bytes, rate: int) -> np.ndarray:
+    """RMS of each 20 ms frame of PCM16 at `rate`."""
+    size = rate // 50
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
-    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160)
+    frames = samples[: len(samples) // size * size].reshape(-1, size)
     return np.sqrt((frames**2).mean(axis=1)) if len(frames) else np.zeros(0)
 
 
@@ -43,7 +45,7 @@ async def _wait_prompt(call: SipCall, heard: bytearray, rate: int, since: int) -
     frame_bytes = rate // 50 * 2
     deadline = time.monotonic() + PROMPT_TIMEOUT_S
     while time.monotonic() < deadline and not call.ended.done():
-        loud = _frame_rms(bytes(heard[since:])) > LOUD_RMS
+        loud = _frame_rms(bytes(heard[since:]), rate) > LOUD_RMS
         if loud.any():
             quiet_frames = len(loud) - 1 - int(np.nonzero(loud)[0].max())
             if quiet_frames * frame_bytes / 2 / rate >= QUIET_S:
@@ -113,7 +115,7 @@ async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
 def split_on_silence(pcm: bytes, rate: int, min_gap_s: float = 0.7
                      ) -> list[tuple[float, bytes]]:
     """Stretches of speech in `pcm` (start second, audio), cut at silences."""
-    loud = _frame_rms(pcm) > LOUD_RMS
+    loud = _frame_rms(pcm, rate) > LOUD_RMS
     frame_bytes = rate // 50 * 2
     gap = int(min_gap_s * 50)
     pieces: list[tuple[float, bytes]] = []
