@@ -130,7 +130,6 @@ class UtteranceStream:
         self._utterance = 0
         self._partial_running = False
         self._last_partial_ms = 0
-        self._probed_pause = False
         self._last_voiced_ms = 0
         self._owner_hint = False
         self._partial_hint = False
@@ -203,7 +202,6 @@ class UtteranceStream:
             return
         if voiced:
             self._last_voiced_ms = endpointer.utterance_ms
-            self._probed_pause = False
             self._speculation = None  # the caller went on: that final is void
             if self._partial_hint:
                 self._partial_hint = False
@@ -212,10 +210,9 @@ class UtteranceStream:
                    >= self._partial_interval_ms)
             if due and not self._partial_running:
                 self._request_partial()
-        elif (not self._probed_pause
+        elif (self._speculation is None
               and endpointer.trailing_silence_ms >= self._pause_probe_ms):
-            self._probed_pause = True
-            self._speculate()
+            self._speculate()  # once per pause: speech voids it
 
     # -- events out ----------------------------------------------------------
 
@@ -325,7 +322,6 @@ class UtteranceStream:
         self._utterance += 1
         self._partial_running = False
         self._owner_hint = self._partial_hint = False
-        self._probed_pause = False
         self._last_voiced_ms = 0
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.utterance != utterance:

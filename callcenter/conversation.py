@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -56,7 +55,6 @@ class CallConversation:
         self._barge_allowed = True
         self._barged = asyncio.Event()
         self._listening = False
-        self.barge_ins: list[float] = []  # monotonic times engine audio was cut
         self._on_partial = on_partial
 
     async def start(self) -> None:
@@ -106,7 +104,6 @@ class CallConversation:
     def _barge_in(self, why: str) -> None:
         self.call.stop_audio()
         self._barged.set()
-        self.barge_ins.append(time.monotonic())
         log.info("call %s: barge-in (%s)", self.call.id[:8], why)
 
     # -- CallerIO ----------------------------------------------------------------

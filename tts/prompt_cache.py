@@ -132,12 +132,6 @@ class PromptCache:
         if over:
             self._prune_disk()
 
-    def clear_memory(self) -> None:
-        """Forget the in-memory copies (the disk keeps its files)."""
-        with self._lock:
-            self._memory.clear()
-            self._memory_used = 0
-
     def _path(self, key: str) -> Path:
         assert self.directory is not None
         return self.directory / f"{key}{_SUFFIX}"
