@@ -26,6 +26,8 @@ from datetime import date, datetime, time
 
 from num2words import num2words
 
+from callcenter.core.spoken import say_time
+
 FORMATS = frozenset({"", "spoken", "iso", "digits"})
 _FORMATTER = string.Formatter()
 
@@ -83,7 +85,13 @@ def _as_date_or_time(value: object) -> object:
 
 
 def spoken_date(value: date, today: date | None = None) -> str:
-    """ "Tuesday, June tenth", with the year when it is not this year's."""
+    """ "Tuesday, June tenth", with the year when it is not this year's.
+
+    Unlike :func:`callcenter.core.spoken.say_date` (year only when over six
+    months away), a flow names the year of any date in another year: "January
+    second" said in December must not be heard as eleven months ago.
+    The year stays in digits; the speaking side reads it as a year.
+    """
     text = f"{value:%A}, {value:%B} {num2words(value.day, to='ordinal')}"
     if today is not None and value.year != today.year:
         text += f", {value.year}"
@@ -91,15 +99,9 @@ def spoken_date(value: date, today: date | None = None) -> str:
 
 
 def spoken_time(value: time) -> str:
-    """ "two thirty PM", "ten oh five AM", "nine AM", "noon", "midnight"."""
-    if value.minute == 0 and value.hour in (0, 12):
-        return "noon" if value.hour == 12 else "midnight"
-    hour = value.hour % 12 or 12
-    words = str(num2words(hour))
-    if value.minute:
-        minutes = str(num2words(value.minute)).replace("-", " ")
-        words += f" oh {minutes}" if value.minute < 10 else f" {minutes}"
-    return f"{words} {'PM' if value.hour >= 12 else 'AM'}"
+    """ "two thirty PM", "ten oh five AM", "nine AM", "noon", "midnight"
+    (compound numbers unhyphenated, as everywhere in templates)."""
+    return say_time(value).replace("-", " ")
 
 
 def format_value(value: object, fmt: str, *, spoken: bool, today: date | None = None) -> str:

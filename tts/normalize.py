@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from tts.spoken import (
+from callcenter.core.spoken import (
     MONTHS,
     say_characters,
     say_date,
@@ -99,7 +99,7 @@ _SYMBOLS = (("&", " and "), ("°F", " degrees Fahrenheit"),
 
 def normalize(text: str, *, today: date | None = None) -> str:
     """Rewrite `text` into words to be spoken. `today` decides whether a
-    date's year is said (see :func:`tts.spoken.say_date`)."""
+    date's year is said (see :func:`callcenter.core.spoken.say_date`)."""
     rules: list[tuple[re.Pattern[str], _Rule]] = [
         (_MARKUP, lambda m: _markup(m, today)),
         (_EMAIL, _email),

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tts.normalize import normalize
-from tts.spoken import (
+from callcenter.core.spoken import (
     group_sizes,
     say_date,
     say_decimal,
@@ -19,6 +18,7 @@ from tts.spoken import (
     say_time,
     say_year,
 )
+from tts.normalize import normalize
 
 TODAY = date(2026, 11, 22)
 

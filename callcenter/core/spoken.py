@@ -1,7 +1,8 @@
 """Words a US English speaker says for numbers, money, digits, dates and times.
 
-Pure functions, no I/O: `normalize.py` applies them to running text, and
-templates may call them directly on typed values (``say_date(appointment)``).
+Pure functions, no I/O, in the kernel so that both speaking and dialog use
+them: ``tts/normalize.py`` applies them to running text, and dialog
+templates to typed values (``{appointment.time:spoken}``).
 Output is plain words and punctuation only (never digits), so a rule applied
 later to the same text cannot touch it again. Conventions, chosen for how a
 person on the phone reads a value:
