@@ -15,6 +15,7 @@ import click
 
 from callcenter.core.errors import CallCenterError, SettingsError
 from callcenter.core.settings import Settings, load_settings
+from callcenter.outbound_cli import outbound
 
 if TYPE_CHECKING:
     from callcenter.core.store import Store
@@ -193,3 +194,6 @@ def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
         extra = f"  [{turn.intent}" + (f" {turn.confidence:.2f}" if turn.confidence else "") + "]"
         click.echo(f"{turn.started_at:%H:%M:%S} {turn.speaker:>6} ({turn.state}): {turn.text}"
                    + (extra if turn.intent else ""))
+
+
+main.add_command(outbound)
