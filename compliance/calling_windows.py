@@ -70,7 +70,7 @@ def judge_zone(now_utc: datetime, zone: str, states: Iterable[str],
     at any hour.
     """
     local = now_utc.astimezone(ZoneInfo(zone))
-    clock, weekday = local.time().replace(tzinfo=None), local.weekday()
+    clock, weekday = local.time(), local.weekday()
     in_play = sorted(states) if kind is MessageKind.TELEMARKETING else []
 
     def verdict(reason: Reason, rule_id: str, detail: str) -> ZoneVerdict:

@@ -87,8 +87,10 @@ class DialCase:
         object.__setattr__(self, "message_kind",
                            _member(MessageKind, "message_kind", self.message_kind))
         object.__setattr__(self, "consent", _member(Consent, "consent", self.consent))
-        if not self.campaign:
-            raise DialCaseError("campaign", "must not be empty")
+        if not isinstance(self.callee_e164, str):
+            raise DialCaseError("callee_e164", f"{self.callee_e164!r} is not a string")
+        if not isinstance(self.campaign, str) or not self.campaign:
+            raise DialCaseError("campaign", "must be a non-empty string")
         state = self.callee_address_state
         if state is not None and not is_us_state(state):
             raise DialCaseError("callee_address_state",

@@ -33,7 +33,11 @@ class DialFacts(Protocol):
     """Read-only lookups of what the engine knows about a callee."""
 
     def on_internal_dnc(self, callee_e164: str) -> bool:
-        """Whether the company's own do-not-call list holds the number (in-call opt-outs too)."""
+        """Whether the company's own do-not-call list holds the number.
+
+        An opt-out said during a call must show here at once, before the next
+        dial of any campaign: read it from the store, never from a cache.
+        """
         ...
 
     def on_national_dnc(self, callee_e164: str) -> bool:
