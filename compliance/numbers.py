@@ -144,8 +144,9 @@ def _zone_index() -> Mapping[str, frozenset[str]]:
 
 @functools.cache
 def _state_index() -> Mapping[str, frozenset[str]]:
-    # The area code's own entry names its state ("Oregon"); finer prefixes name
-    # towns ("Medford, OR"), used only where an area code has no entry of its own.
+    # The area code's own entry names its state ("Oregon") or its main town
+    # ("New York, NY"); finer prefixes name towns ("Medford, OR") and are used
+    # only where an area code has no entry of its own.
     from phonenumbers.geodata import GEOCODE_DATA
 
     own: dict[str, str] = {}
@@ -153,15 +154,22 @@ def _state_index() -> Mapping[str, frozenset[str]]:
     for prefix, names in GEOCODE_DATA.items():
         if not prefix.startswith("1") or len(prefix) < 4 or "en" not in names:
             continue
-        name = names["en"]
+        state = _state_named(names["en"])
+        if state is None:
+            continue
         if len(prefix) == 4:
-            state = state_for_name(name)
-            if state is not None:
-                own[prefix[1:]] = state
-        elif (town := re.fullmatch(r".+, ([A-Z]{2})", name)) and town[1] in STATE_ZONES:
-            towns[prefix[1:4]].add(town[1])
+            own[prefix[1:]] = state
+        else:
+            towns[prefix[1:4]].add(state)
     codes = set(own) | set(towns)
     return {code: frozenset({own[code]} if code in own else towns[code]) for code in codes}
+
+
+def _state_named(name: str) -> str | None:
+    town = re.fullmatch(r".+, ([A-Z]{2})", name)
+    if town is not None:
+        return town[1] if town[1] in STATE_ZONES else None
+    return state_for_name(name)
 
 
 def _type_name(line_type: int) -> str:
