@@ -10,13 +10,13 @@ an asyncio thread draining the inboxes, the recorder thread running, audio
 queued for every leg. The clock thread's CPU time (its per-thread CPU clock)
 is divided by legs x ticks:
 
-- ``bridge``: the real ports;
-- ``baseline``: empty Python ports wired the same way (SWIG director up-call,
-  GIL hand-over, bridge mixing), so ``body`` = bridge - baseline is the
-  Python cost of the callbacks in situ;
-- ``pinned_*``: both again with a Python thread state pinned on the clock
-  thread (what the director costs when it does not create and destroy one
-  on every up-call).
+- ``bridge``: the real ports (ctypes ``pjmedia_port``s of sip/media_port.py,
+  recorded, so both the engine port and the heard tap call up into Python);
+- ``baseline``: ports of the same kind with empty callbacks, wired the same
+  way (ctypes up-call, GIL hand-over, bridge mixing), so ``body`` = bridge -
+  baseline is the Python cost of the callbacks in situ;
+- ``unrecorded``: the real ports with no recording, so the heard tap is
+  inactive (its callback pointers NULL: no up-call).
 
 Informational: no target; ``pass`` only says every run completed. Ports are
 never deleted while the clock runs; each run stops the clock (``setNoDev``)
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import json
 import logging
 import os
@@ -55,95 +54,81 @@ log = logging.getLogger("bench.bridge_leg_cost")
 
 
 def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
-    import pjsua2 as pj
-
     from sip.audio_buffers import FrameInbox, FrameOutbox
-    from sip.frame_io import FrameIO
     from sip.leg_audio import FRAME_MS, LegAudio, PortPool, frame_bytes
+    from sip.media_port import MediaPort, conf_connect, conf_disconnect, create_pool
     from sip.recording import RecordingWriter
 
     fb = frame_bytes(rate)
-    fmt = pj.MediaFormatAudio()
-    fmt.init(pj.PJMEDIA_FORMAT_PCM, rate, 1, FRAME_MS * 1000, 16)
     tls = threading.local()
-    pinned: set[int] = set()
 
-    class Probe(pj.AudioMediaPort):  # type: ignore[misc]
+    class Probe:
         """Counts clock ticks, remembers the clock thread and the tick gaps."""
 
         def __init__(self) -> None:
-            super().__init__()
             self.tids: set[int] = set()
             self.ticks = self.last = self.max_gap_ns = self.fresh_tstates = 0
-            self.measure = self.pin = False
+            self.measure = False
 
-        def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 (pjsua2 name)
+        def tick(self) -> bytes:
             now = time.monotonic_ns()
             self.ticks += 1
             if self.measure and self.last:
                 self.max_gap_ns = max(self.max_gap_ns, now - self.last)
             self.last = now
-            tid = threading.get_native_id()
-            self.tids.add(tid)
+            self.tids.add(threading.get_native_id())
             if not hasattr(tls, "seen"):  # thread-locals live in the thread state
                 tls.seen = True
                 self.fresh_tstates += self.measure
-            if self.pin and tid not in pinned:
-                # One unmatched PyGILState_Ensure keeps the clock thread's
-                # Python thread state alive between director up-calls.
-                ctypes.pythonapi.PyGILState_Ensure()
-                pinned.add(tid)
-
-        def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
-            pass
-
-    class NullPort(pj.AudioMediaPort):  # type: ignore[misc]
-        def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
-            pass
-
-        def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
-            pass
+            return bytes(fb)
 
     # Everything below lives until the clock has stopped for good.
     adm = ep.audDevManager()
     adm.setNoDev()
+    bridge_pool = create_pool("bench")
     streams = tone_generators(rate, legs)
-    pool = PortPool(FrameIO())
+    stream_slots = [int(s.getPortId()) for s in streams]
+    pool = PortPool()
     probe = Probe()
-    probe.createPort("probe", fmt)
-    nulls = [NullPort() for _ in range(2 * legs)]
-    for i, port in enumerate(nulls):
-        port.createPort(f"null{i}", fmt)
+    probe_port = MediaPort("probe", rate, FRAME_MS)
+    probe_port.source = probe.tick
+    probe_port.add_to_bridge(bridge_pool)
+    nulls = [MediaPort(f"null{i}", rate, FRAME_MS) for i in range(2 * legs)]
+    for port in nulls:
+        port.sink = lambda data: None
+        port.source = lambda: bytes(fb)
+        port.add_to_bridge(bridge_pool)
     prompt = audio.tone(660.0, 2.0, rate).tobytes()
     tmp = Path(tempfile.mkdtemp(prefix="bench-bridge-"))
 
-    def one_run(real: bool, tag: str, pin: bool) -> dict[str, Any]:
+    def one_run(kind: str) -> dict[str, Any]:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="asyncio", daemon=True)
         thread.start()
         writer = RecordingWriter(flush_interval_s=1.0)
         writer.start()
-        probe.pin, probe.max_gap_ns, probe.last = pin, 0, 0
+        probe.max_gap_ns = probe.last = 0
         probe.tids.clear()
-        probe.startTransmit(probe)
+        conf_connect(probe_port.slot, probe_port.slot)
         wired: list[Any] = []
         consumers = []
         try:
-            for i, stream in enumerate(streams):
-                if real:
+            for i, slot in enumerate(stream_slots):
+                if kind != "baseline":
                     leg = LegAudio(pool, rate, FrameInbox(loop), FrameOutbox(loop, fb))
-                    leg.recording = writer.open(tmp / f"{tag}-{rate}-{i}.wav", rate)
+                    if kind == "bridge":
+                        leg.recording = writer.open(tmp / f"{kind}-{rate}-{i}.wav", rate)
                     consumers.append(asyncio.run_coroutine_threadsafe(consume(leg.inbox), loop))
                     for _ in range(30):  # 60 s of prompts: no underrun in the window
                         loop.call_soon_threadsafe(leg.outbox.queue, prompt)
-                    leg.attach(stream)  # the routes of a live call
+                    leg.attach(slot)  # the routes of a live call
                     wired.append(leg)
                 else:
-                    eng, tap = nulls[2 * i], nulls[2 * i + 1]
-                    stream.startTransmit(eng)
-                    eng.startTransmit(stream)
-                    eng.startTransmit(tap)
-                    wired.append((stream, eng, tap))
+                    eng, tap = nulls[2 * i].slot, nulls[2 * i + 1].slot
+                    routes = [(slot, eng), (eng, slot), (eng, tap)]
+                    for source, sink in routes:
+                        conf_connect(source, sink)
+                    wired.append(routes)
             adm.setNullDev()  # start the clock: a fresh clock thread
             time.sleep(0.4)  # settle
             if len(probe.tids) != 1:
@@ -161,21 +146,19 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
                    "ticks": ticks, "tick_gap_max_ms": round(probe.max_gap_ns / 1e6, 1),
                    "fresh_tstates_per_tick": round(probe.fresh_tstates / max(ticks, 1), 2)}
             probe.fresh_tstates = 0
-            if real:
+            if kind != "baseline":
                 res["inbox_dropped"] = sum(leg.inbox.dropped for leg in wired)
                 res["underrun"] = any(not leg.outbox.busy for leg in wired)
             return res
         finally:
             adm.setNoDev()
-            probe.stopTransmit(probe)
+            conf_disconnect(probe_port.slot, probe_port.slot)
             for obj in wired:
-                if real:
+                if kind != "baseline":
                     obj.detach([])  # the pool keeps the ports for the next run
                 else:
-                    stream, eng, tap = obj
-                    stream.stopTransmit(eng)
-                    eng.stopTransmit(stream)
-                    eng.stopTransmit(tap)
+                    for source, sink in obj:
+                        conf_disconnect(source, sink)
             writer.stop()
             for c in consumers:
                 c.cancel()
@@ -183,15 +166,14 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
 
-    # Pinning lasts as long as a clock thread; each run starts a new one.
-    base = one_run(False, "null", pin=False)
-    real = one_run(True, "real", pin=False)
-    real_pin = one_run(True, "realpin", pin=True)
-    base_pin = one_run(False, "nullpin", pin=True)
-    pool.destroy()  # the clock has stopped
+    base = one_run("baseline")
+    real = one_run("bridge")
+    unrecorded = one_run("unrecorded")
+    keep = pool.destroy()  # the clock has stopped; memory lives until libDestroy
+    child.keep = [keep, nulls, probe_port]  # type: ignore[attr-defined]
     shutil.rmtree(tmp, ignore_errors=True)
     return {"rate": rate, "legs": legs, "window_s": window_s, "pooled_ports": 2 * legs,
-            "bridge": real, "baseline": base, "pinned": real_pin, "pinned_baseline": base_pin,
+            "bridge": real, "baseline": base, "unrecorded": unrecorded,
             "body_us_per_leg_tick": round(real["us_per_leg_tick"]
                                           - base["us_per_leg_tick"], 2)}
 
@@ -229,8 +211,7 @@ def main() -> int:
         result[f"us_per_leg_tick_{k}"] = r["bridge"]["us_per_leg_tick"]
         result[f"baseline_us_per_leg_tick_{k}"] = r["baseline"]["us_per_leg_tick"]
         result[f"body_us_per_leg_tick_{k}"] = r["body_us_per_leg_tick"]
-        result[f"pinned_us_per_leg_tick_{k}"] = r["pinned"]["us_per_leg_tick"]
-        result[f"pinned_baseline_us_per_leg_tick_{k}"] = r["pinned_baseline"]["us_per_leg_tick"]
+        result[f"unrecorded_us_per_leg_tick_{k}"] = r["unrecorded"]["us_per_leg_tick"]
         result[f"clock_thread_cpu_pct_{k}"] = r["bridge"]["clock_thread_cpu_pct"]
         result[f"tick_gap_max_ms_{k}"] = r["bridge"]["tick_gap_max_ms"]
         result.setdefault("per_rate", {})[str(rate)] = r

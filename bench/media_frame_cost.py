@@ -2,18 +2,21 @@
 
 Prints ONE JSON line on stdout (everything else goes to stderr).
 
-The real port classes of :mod:`sip.leg_audio` are called directly with real
-``pj.MediaFrame`` objects and each call is timed with ``perf_counter_ns``.
-The ports are built as the :class:`PortPool` builds them and bound (``.leg``)
-to a :class:`LegAudio`, with a consumer listening on its inbox and a real
-recording:
+The real ports of :mod:`sip.leg_audio` (ctypes ``pjmedia_port`` structs of
+:mod:`sip.media_port`) are called the way the bridge calls them, through
+pjmedia's own ``pjmedia_port_put_frame``/``get_frame`` with a C
+``pjmedia_frame``, so the ctypes up-call is part of what is timed. They are
+bound to a :class:`LegAudio` with a consumer listening on its inbox and a
+real recording:
 
-- ``recv`` = ``_EnginePort.onFrameReceived`` (FrameIO.read + FrameInbox.put,
-  every frame scheduling a loop wake-up as in a live call, + add_caller);
-- ``tap`` = ``_HeardTap.onFrameReceived`` (read + add_heard);
-- ``send`` = ``_EnginePort.onFrameRequested`` (FrameOutbox.pull with audio
-  queued + FrameIO.write into a fresh frame, as pjsua2's get_frame passes it);
-- ``slow_*``: the same ports over the SWIG copies, for comparison.
+- ``recv`` = the engine port's put_frame (copy out of the C buffer +
+  FrameInbox.put, every frame scheduling a loop wake-up as in a live call,
+  + add_caller);
+- ``tap`` = the heard tap's put_frame (copy + add_heard);
+- ``send`` = the engine port's get_frame (FrameOutbox.pull with audio queued
+  + copy into the C buffer);
+- ``call_overhead`` = the same entry into C and back with a port whose
+  callbacks do nothing: the share of each figure that is ctypes' own.
 
 Between batches (untimed) the loop runs its callbacks and the recorder
 flushes. ``target_us`` gates the median recv and send cost at both rates.
@@ -31,7 +34,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,72 +88,54 @@ class _GcWatch:
 
 def run_rate(rate: int, tmp: Path) -> dict[str, Any]:
     """Every measurement at one clock rate."""
-    import pjsua2 as pj
+    import ctypes
 
     from sip.audio_buffers import FrameInbox, FrameOutbox
-    from sip.frame_io import FrameIO, _read_slow
     from sip.leg_audio import LegAudio, PortPool, _EnginePort, _HeardTap, frame_bytes
-    from sip.recording import CallRecording, RecordingWriter
+    from sip.media_port import FRAME_TYPE_AUDIO, MediaPort, _Frame, pj_lib
+    from sip.recording import RecordingWriter
 
+    lib = pj_lib()
     fb = frame_bytes(rate)
     loop = asyncio.new_event_loop()
     writer = RecordingWriter()  # not started: flushed between batches instead
-    io_fast = FrameIO()
-    if not io_fast.fast:
-        raise RuntimeError("FrameIO fast path rejected by verify_fast_path()")
-    io_slow = FrameIO()
-    io_slow.fast = False
-    io_slow._read = _read_slow
     tone = audio.tone(440.0, 4.0, rate).tobytes()
     payloads = [tone[i:i + fb] for i in range(0, len(tone) - fb + 1, fb)]
-    consumers = []
+    buffers = [ctypes.create_string_buffer(p, fb) for p in payloads]
+    out_buf = ctypes.create_string_buffer(fb)
+    frame = _Frame()
+    frame_addr = ctypes.addressof(frame)
 
-    def make_leg(io: FrameIO, name: str) -> tuple[LegAudio, Any, Any, CallRecording]:
-        # Not acquired from the pool: that would register the ports with the
-        # bridge. These are built the same way and bound by hand.
-        leg = LegAudio(PortPool(io), rate, FrameInbox(loop), FrameOutbox(loop, fb))
-        leg.recording = rec = writer.open(tmp / f"{name}-{rate}.wav", rate)
-        engine, tap = _EnginePort(io, rate), _HeardTap(io, rate)
-        engine.leg = tap.leg = leg
-        consumers.append(loop.create_task(consume(leg.inbox)))
-        _drain(loop)
-        assert leg.inbox.listening
-        return leg, engine, tap, rec
+    # Not acquired from the pool: that would register the ports with the
+    # bridge. These are built the same way and bound by hand.
+    leg = LegAudio(PortPool(), rate, FrameInbox(loop), FrameOutbox(loop, fb))
+    leg.recording = rec = writer.open(tmp / f"leg-{rate}.wav", rate)
+    engine = _EnginePort(MediaPort("engine", rate))
+    tap = _HeardTap(MediaPort("heard", rate))
+    engine.bind(leg)
+    tap.bind(leg)
+    idle = MediaPort("idle", rate)
+    idle.sink = lambda data: None
+    idle.source = lambda: payloads[0]
+    consumer = loop.create_task(consume(leg.inbox))
+    _drain(loop)
+    assert leg.inbox.listening
 
-    def rx_frames(n: int) -> list[Any]:
-        # What put_frame hands the director: buf assigned from the C frame.
-        frames = []
-        for i in range(n):
-            f = pj.MediaFrame()
-            f.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-            f.buf = pj.ByteVector(payloads[i % len(payloads)])
-            f.size = fb
-            frames.append(f)
-        return frames
-
-    def tx_frames(n: int) -> list[Any]:
-        # What get_frame hands the director: a fresh frame, empty buf, size set.
-        frames = []
-        for _ in range(n):
-            f = pj.MediaFrame()
-            f.size = fb
-            frames.append(f)
-        return frames
-
-    def time_rx(leg: LegAudio, call: Callable[[Any], None], n: int, batch: int) -> list[int]:
+    def time_put(port: MediaPort, n: int, batch: int) -> list[int]:
         out: list[int] = []
         for start in range(0, n, batch):
-            for f in rx_frames(min(batch, n - start)):
+            for i in range(min(batch, n - start)):
+                buf = buffers[i % len(buffers)]
+                frame.type, frame.buf, frame.size = FRAME_TYPE_AUDIO, ctypes.addressof(buf), fb
                 leg.inbox._wake_pending = False  # the consumer kept up: wake per frame
                 t0 = pc()
-                call(f)
+                lib.pjmedia_port_put_frame(port.address, frame_addr)
                 out.append(pc() - t0)
             _drain(loop)
             writer.flush_all()
         return out
 
-    def time_send(leg: LegAudio, engine: Any, n: int, batch: int, queued: bool = True
-                  ) -> list[int]:
+    def time_get(port: MediaPort, n: int, batch: int, queued: bool = True) -> list[int]:
         out: list[int] = []
         segment = tone[: 2 * rate * 2 // fb * fb + fb // 2]  # ~2 s, ends mid-frame
         for start in range(0, n, batch):
@@ -159,62 +143,38 @@ def run_rate(rate: int, tmp: Path) -> dict[str, Any]:
             leg.outbox.clear()
             while queued and len(leg.outbox._segments) * len(segment) < (count + 2) * fb:
                 leg.outbox.queue(segment)
-            for f in tx_frames(count):
+            for _ in range(count):
+                frame.type, frame.buf, frame.size = 0, ctypes.addressof(out_buf), fb
                 t0 = pc()
-                engine.onFrameRequested(f)
+                lib.pjmedia_port_get_frame(port.address, frame_addr)
                 out.append(pc() - t0)
             _drain(loop)
         return out
 
-    leg, engine, tap, rec = make_leg(io_fast, "fast")
-    slow_leg, slow_engine, _, _ = make_leg(io_slow, "slow")
-
-    # What is timed is correct: the frame written is the audio queued.
+    # What is timed is correct: what the bridge gets is the audio queued,
+    # and what the bridge gives reaches the inbox.
     leg.outbox.queue(tone[: 3 * fb])
-    f = tx_frames(1)[0]
-    engine.onFrameRequested(f)
-    assert bytes(bytearray(f.buf)) == tone[:fb] and f.type == pj.PJMEDIA_FRAME_TYPE_AUDIO
+    frame.type, frame.buf, frame.size = 0, ctypes.addressof(out_buf), fb
+    lib.pjmedia_port_get_frame(engine.port.address, frame_addr)
+    assert out_buf.raw == tone[:fb] and frame.type == FRAME_TYPE_AUDIO
     leg.outbox.clear()
 
-    n, n_slow, batch = 20000, 600, 400  # batch < the inbox's 500 frames
+    n, batch = 20000, 400  # batch < the inbox's 500 frames
     for _ in range(2):  # warm-up
-        time_rx(leg, engine.onFrameReceived, 2000, batch)
-        time_send(leg, engine, 2000, batch)
+        time_put(engine.port, 2000, batch)
+        time_get(engine.port, 2000, batch)
     with _GcWatch() as gcw:
-        recv = time_rx(leg, engine.onFrameReceived, n, batch)
+        recv = time_put(engine.port, n, batch)
     res: dict[str, Any] = {
         "recv": _summary(recv),
-        "tap": _summary(time_rx(leg, tap.onFrameReceived, n, batch)),
-        "send": _summary(time_send(leg, engine, n, batch)),
-        "send_underrun": _summary(time_send(leg, engine, 5000, batch, queued=False)),
-        "slow_recv": _summary(time_rx(slow_leg, slow_engine.onFrameReceived, n_slow, 200)),
-        "slow_send": _summary(time_send(slow_leg, slow_engine, n_slow, 200)),
+        "tap": _summary(time_put(tap.port, n, batch)),
+        "send": _summary(time_get(engine.port, n, batch)),
+        "send_underrun": _summary(time_get(engine.port, 5000, batch, queued=False)),
+        "call_overhead_put": _summary(time_put(idle, n, batch)),
+        "call_overhead_get": _summary(time_get(idle, n, batch)),
         "recv_gc": {"collections": gcw.count, "max_pause_us": round(gcw.max_pause_ns / 1000, 1)},
         "recv_over_100us": sum(1 for x in recv if x > 100_000),
     }
-
-    # Where the time goes (p50 of each step of the bodies).
-    parts: dict[str, list[int]] = {k: [] for k in ("read", "inbox_put", "add_caller",
-                                                    "pull", "write")}
-    for _ in range(10):
-        for f in rx_frames(batch):
-            t0 = pc(); data = io_fast.read(f); t1 = pc()  # noqa: E702
-            leg.inbox._wake_pending = False
-            t2 = pc(); leg.inbox.put(data); t3 = pc()  # noqa: E702
-            t4 = pc(); rec.add_caller(data); t5 = pc()  # noqa: E702
-            parts["read"].append(t1 - t0)
-            parts["inbox_put"].append(t3 - t2)
-            parts["add_caller"].append(t5 - t4)
-        _drain(loop)
-        writer.flush_all()
-    leg.outbox.queue(tone)
-    for f in tx_frames(5000):
-        t0 = pc(); chunk = leg.outbox.pull(); t1 = pc()  # noqa: E702
-        t2 = pc(); io_fast.write(f, chunk); t3 = pc()  # noqa: E702
-        parts["pull"].append(t1 - t0)
-        parts["write"].append(t3 - t2)
-    _drain(loop)
-    res["parts_p50_us"] = {k: _summary(v)["p50"] for k, v in parts.items()}
     overhead = []
     for _ in range(10000):
         t0 = pc()
@@ -222,8 +182,7 @@ def run_rate(rate: int, tmp: Path) -> dict[str, Any]:
     res["timer_overhead_us"] = _summary(overhead)["p50"]
     res["dropped"] = {"inbox": leg.inbox.dropped, "recording": rec.dropped_frames}
 
-    for task in consumers:
-        task.cancel()
+    consumer.cancel()
     _drain(loop)
     writer.stop()
     loop.close()
@@ -237,8 +196,8 @@ def main() -> int:
     started = time.monotonic()
     per_rate: dict[str, Any] = {}
     error = None
-    # pjsua2's port objects want a library instance. The ports measured here
-    # never join its bridge, so one endpoint serves both rates.
+    # pjmedia wants a library instance. The ports measured here never join
+    # its bridge, so one endpoint serves both rates.
     ep = start_endpoint(RATES[0])
     with tempfile.TemporaryDirectory(prefix="bench-frame-") as d:
         for rate in RATES:
@@ -253,7 +212,7 @@ def main() -> int:
     result: dict[str, Any] = {"bench": "media_frame_cost", "rates": list(RATES)}
     ok = error is None
     if ok:
-        for name in ("recv", "send", "tap", "slow_recv", "slow_send"):
+        for name in ("recv", "send", "tap", "call_overhead_put", "call_overhead_get"):
             for stat in ("p50", "p99") if name in ("recv", "send", "tap") else ("p50",):
                 result[f"{name}_us_{stat}"] = max(per_rate[str(r)][name][stat] for r in RATES)
             for r in RATES:

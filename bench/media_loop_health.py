@@ -26,7 +26,6 @@ the machine shows up there).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, run_measurement, setup_logging, write_result
+from _proc import CLK_TCK, proc_cpu_ticks, system_cpu, thread_cpu, udp_ports_of
 from _rtp_capture import RtpCapture, analyse
 
 import tests.support.processes as processes
@@ -48,56 +48,8 @@ RTP_BASE = 42000
 RTP_RANGE = 100
 TARGET_GAP_MS = 40.0
 TOTAL_BUDGET_S = 85.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 log = logging.getLogger("bench.media_loop_health")
-
-
-# ---------------------------------------------------------------------------
-# /proc helpers
-def _proc_cpu_ticks(pid: int) -> int:
-    """utime + stime of a process (or /proc/<pid>/task/<tid>), in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def _thread_cpu(pid: int) -> dict[int, tuple[str, int]]:
-    out: dict[int, tuple[str, int]] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            raw = (task / "stat").read_text()
-            tid = task.name
-            name = raw[raw.index("(") + 1:raw.rindex(")")]
-            fields = raw.rsplit(")", 1)[1].split()
-            out[int(tid)] = (name, int(fields[11]) + int(fields[12]))
-    return out
-
-
-def _system_cpu() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine."""
-    with open("/proc/stat") as f:
-        vals = [int(v) for v in f.readline().split()[1:]]
-    idle = vals[3] + vals[4]
-    return sum(vals) - idle, sum(vals)
-
-
-def _udp_ports_of(pid: int) -> set[int]:
-    """Local UDP ports of the sockets process `pid` holds open."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = str(fd.readlink())
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    ports = set()
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with contextlib.suppress(OSError), open(table) as f:
-            for line in f.readlines()[1:]:
-                cols = line.split()
-                if cols[9] in inodes:
-                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def _gc_report(engine_log: str, t0_ns: int, worst: list[tuple[float, float, int]]
@@ -180,7 +132,7 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             setup_deadline = time.monotonic() + 20
             engine_rtp: set[int] = set()
             while time.monotonic() < setup_deadline:
-                owned = _udp_ports_of(pid)
+                owned = udp_ports_of(pid)
                 engine_rtp = {p for p in capture.seen_ports
                               if p in owned and p % 2 == 0}
                 if len(engine_rtp) >= calls and engine.status()["active_calls"] >= calls:
@@ -196,10 +148,10 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             # --- the window ---------------------------------------------------
             if time.monotonic() + args.window + 15 > deadline:
                 raise RuntimeError("not enough time budget left for the window")
-            eng0 = _proc_cpu_ticks(pid)
-            thr0 = _thread_cpu(pid)
-            call0 = {c.pid: _proc_cpu_ticks(c.pid) for c in callers}
-            sys0 = _system_cpu()
+            eng0 = proc_cpu_ticks(pid)
+            thr0 = thread_cpu(pid)
+            call0 = {c.pid: proc_cpu_ticks(c.pid) for c in callers}
+            sys0 = system_cpu()
             self0 = time.process_time()
             capture.streams.clear()
             t0_ns, w0 = time.time_ns(), time.monotonic()
@@ -207,14 +159,14 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             time.sleep(args.window)
             capture.recording = False
             w1 = time.monotonic()
-            eng1 = _proc_cpu_ticks(pid)
-            thr1 = _thread_cpu(pid)
-            call1 = {c.pid: _proc_cpu_ticks(c.pid) for c in callers if c.poll() is None}
-            sys1 = _system_cpu()
+            eng1 = proc_cpu_ticks(pid)
+            thr1 = thread_cpu(pid)
+            call1 = {c.pid: proc_cpu_ticks(c.pid) for c in callers if c.poll() is None}
+            sys1 = system_cpu()
             self1 = time.process_time()
             wall = w1 - w0
 
-            owned = _udp_ports_of(pid)
+            owned = udp_ports_of(pid)
             streams = {p: v for p, v in capture.streams.items()
                        if p in owned and p % 2 == 0}
             foreign = sorted(set(capture.streams) - set(streams))

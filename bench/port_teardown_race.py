@@ -39,7 +39,6 @@ log = logging.getLogger("bench.port_teardown_race")
 
 def child(seconds: float, mode: str, legs_per_cycle: int, use_burn: bool) -> dict[str, Any]:
     from sip.audio_buffers import FrameInbox, FrameOutbox
-    from sip.frame_io import FrameIO
     from sip.leg_audio import LegAudio, PortPool, frame_bytes
 
     class DeletingPool(PortPool):
@@ -52,7 +51,7 @@ def child(seconds: float, mode: str, legs_per_cycle: int, use_burn: bool) -> dic
 
     ep = start_endpoint(RATE)
     streams = tone_generators(RATE, legs_per_cycle)  # alive until the clock stops
-    pool = PortPool(FrameIO()) if mode == "pool" else DeletingPool(FrameIO())
+    pool = PortPool() if mode == "pool" else DeletingPool()
     loop = asyncio.new_event_loop()
     if use_burn:
         threading.Thread(target=burn, name="burn", daemon=True).start()
@@ -62,7 +61,7 @@ def child(seconds: float, mode: str, legs_per_cycle: int, use_burn: bool) -> dic
         legs = [LegAudio(pool, RATE, FrameInbox(loop), FrameOutbox(loop, frame_bytes(RATE)))
                 for _ in streams]
         for i, leg in enumerate(legs):
-            leg.attach(streams[i])
+            leg.attach(int(streams[i].getPortId()))
         if len(legs) >= 2:  # a bridged pair
             legs[0].hear(legs[1])
             legs[1].hear(legs[0])
@@ -74,9 +73,10 @@ def child(seconds: float, mode: str, legs_per_cycle: int, use_burn: bool) -> dic
     # The product's shutdown order (sip/node.py): stop the clock, then delete.
     ep.audDevManager().setNoDev()
     pool_end = pool.size
-    pool.destroy()
+    keep = pool.destroy()  # port memory lives until libDestroy
     del streams  # the last reference: pjsua2 objects must go before libDestroy
     ep.libDestroy()
+    del keep
     loop.close()
     return {"cycles": cycles, "pool_size_max": pool_max, "pool_size_end": pool_end}
 

@@ -27,6 +27,7 @@ from callcenter.greeting import chime
 from callcenter.recording_service import RecordingService, recover_crashed_calls
 from sip.call import SipCall, load_wav_pcm
 from sip.endpoint import EndpointFacts
+from sip.loop_players import prepare_loop_wav
 from sip.node import SipNode
 from sip.recording import RecordingWriter
 
@@ -47,6 +48,7 @@ class Engine:
         self.facts: EndpointFacts | None = None
         self._stopping = asyncio.Event()
         self._greeting: dict[int, bytes] = {}
+        self._hold_wav: Path | None = None
         self._status_tasks: set[asyncio.Task[dict[str, int]]] = set()
 
     async def start(self) -> EndpointFacts:
@@ -69,6 +71,13 @@ class Engine:
             opener = recordings.open_for
         if s.engine.greeting is not None and not s.engine.greeting.is_file():
             raise SettingsError(f"engine.greeting: no such file {s.engine.greeting}")
+        if s.engine.hold_audio is not None:
+            try:
+                self._hold_wav = await asyncio.to_thread(
+                    prepare_loop_wav, s.engine.hold_audio, s.node.data_dir / "loops",
+                    s.sip.clock_rate)
+            except MediaError as exc:
+                raise SettingsError(f"engine.hold_audio: {exc}") from None
         if s.engine.flow is not None:
             self.dialogs = DialogService(s, self.store, self.journal)
             await self.dialogs.start()
@@ -96,9 +105,15 @@ class Engine:
                 await call.hangup(EndReason.ENGINE_HANGUP)
             return
         try:
-            call.play(await self._greeting_for(call.media.clock_rate))
+            greeting = call.play(await self._greeting_for(call.media.clock_rate))
         except MediaError as exc:
             log.error("call %s: greeting unavailable: %s", call.id, exc)
+        else:
+            if self._hold_wav is not None:
+                await greeting
+                if not call.ended.done():
+                    assert self.node is not None
+                    await self.node.play_loop(call, self._hold_wav)
         try:
             await asyncio.wait_for(asyncio.shield(call.ended), self.settings.engine.max_call_s)
         except TimeoutError:

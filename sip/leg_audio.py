@@ -1,38 +1,37 @@
-"""The audio of one call leg in pjsua2's conference bridge.
+"""The audio of one call leg in pjsua's conference bridge.
 
-This is the one place that knows how pjsua2 moves audio, so a denser media
-path (a ctypes media port, a self-built pjproject) can replace it later
-without touching the rest of the package. Everything here runs on the SIP
-thread, except the two port callbacks, which run on pjmedia's clock thread
-and only copy bytes and hand them off.
+This is the one place that knows how legs meet the bridge. Everything here
+runs on the SIP thread, except the port callbacks, which run on pjmedia's
+clock thread and only copy bytes and hand them off.
 
-Per leg, two ports join the bridge next to the call's own stream:
+Per leg, two ctypes media ports (:mod:`sip.media_port`) join the bridge next
+to the call's own stream slot:
 
 - the *engine port* receives the caller's voice (channel 1 of the recording,
   and the frames asyncio listens to) and sends the engine's audio;
 - the *heard tap* receives exactly what is sent to the caller: the bridge
-  mixes for it the same sources it mixes for the call (channel 2).
+  mixes for it the same sources it mixes for the call (channel 2). A leg
+  that is not recorded leaves its tap inactive (no up-call at all).
 
-``a.hear(b)`` routes leg b's voice to leg a (and to a's tap). Bridging,
-listen-only, whisper and barge are compositions of it.
+``a.hear(b)`` routes leg b's voice to leg a (and to a's tap); ``a.hear_slot``
+does the same for any bridge slot (a looping hold-music player, say).
+Bridging, listen-only, whisper and barge are compositions of it.
 
-Ports are never deleted while the bridge runs. pjmedia removes a conference
-port asynchronously, on its clock thread, so deleting the Python object
-frees memory the clock may still be calling into (seen: aborts and
+Ports are never removed while the bridge runs. pjmedia removes a conference
+port asynchronously, on its clock thread, so freeing a port's memory could
+pull it from under the clock (seen with pjsua2's ports: aborts and
 segfaults under load). Instead a :class:`PortPool` keeps released ports,
-unbound and silent, and rebinds them to the next leg; the pool is bounded by
-the node's peak of concurrent legs, and emptied only after the clock stops.
+inactive and silent, and rebinds them to the next leg; the pool is bounded
+by the node's peak of concurrent legs, and its memory lives until the
+endpoint is destroyed.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Protocol
-
-import pjsua2 as pj
+from typing import Protocol
 
 from sip.audio_buffers import FrameInbox, FrameOutbox
-from sip.frame_io import FrameIO
+from sip.media_port import MediaPort, conf_connect, conf_disconnect, create_pool
 
 FRAME_MS = 20
 
@@ -50,60 +49,59 @@ def frame_bytes(clock_rate: int) -> int:
     return clock_rate * FRAME_MS // 1000 * 2
 
 
-class _EnginePort(pj.AudioMediaPort):  # type: ignore[misc]
+class _EnginePort:
     """Caller voice in (to asyncio and channel 1), engine audio out."""
 
-    def __init__(self, io: FrameIO, clock_rate: int) -> None:
-        super().__init__()
-        self._io = io
-        self._silence = bytes(frame_bytes(clock_rate))
-        self.leg: LegAudio | None = None  # rebound by the pool; None = idle
+    def __init__(self, port: MediaPort) -> None:
+        self.port = port
+        self._silence = bytes(port.frame_bytes)
+        self.leg: LegAudio | None = None
 
-    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 (pjsua2 name)
+    def bind(self, leg: LegAudio | None) -> None:
+        self.leg = leg
+        self.port.sink = self._received if leg is not None else None
+        self.port.source = leg.outbox.pull if leg is not None else None
+        self.port.active = leg is not None
+
+    def _received(self, data: bytes | None) -> None:
         leg = self.leg
         if leg is None:
             return
-        data = self._io.read(frame) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
-        if len(data) != len(self._silence):
-            data = self._silence
-        leg.inbox.put(data)
+        frame = data or self._silence
+        leg.inbox.put(frame)
         recording = leg.recording
         if recording is not None:
-            recording.add_caller(data)
-
-    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
-        leg = self.leg
-        self._io.write(frame, leg.outbox.pull() if leg is not None else self._silence)
+            recording.add_caller(frame)
 
 
-class _HeardTap(pj.AudioMediaPort):  # type: ignore[misc]
+class _HeardTap:
     """Everything the caller hears, mixed by the bridge (channel 2)."""
 
-    def __init__(self, io: FrameIO, clock_rate: int) -> None:
-        super().__init__()
-        self._io = io
-        self._silence = bytes(frame_bytes(clock_rate))
+    def __init__(self, port: MediaPort) -> None:
+        self.port = port
+        self._silence = bytes(port.frame_bytes)
         self.leg: LegAudio | None = None
 
-    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
+    def bind(self, leg: LegAudio | None) -> None:
+        self.leg = leg
+        recording = leg.recording if leg is not None else None
+        self.port.sink = self._received if recording is not None else None
+        self.port.active = recording is not None
+
+    def _received(self, data: bytes | None) -> None:
         leg = self.leg
         recording = leg.recording if leg is not None else None
-        if recording is None:
-            return
-        data = self._io.read(frame) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
-        recording.add_heard(data if len(data) == len(self._silence) else self._silence)
-
-    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
-        self._io.write(frame, self._silence)
+        if recording is not None:
+            recording.add_heard(data or self._silence)
 
 
 class PortPool:
     """Media ports kept for reuse, per clock rate (SIP thread only)."""
 
-    def __init__(self, io: FrameIO) -> None:
-        self.io = io
+    def __init__(self) -> None:
         self._idle: dict[int, list[tuple[_EnginePort, _HeardTap]]] = {}
         self._all: list[tuple[_EnginePort, _HeardTap]] = []
+        self._bridge_pool: int | None = None
 
     def acquire(self, leg: LegAudio) -> tuple[_EnginePort, _HeardTap]:
         """A port pair bound to `leg`, reused if one is idle at its rate."""
@@ -111,31 +109,40 @@ class PortPool:
         if idle:
             pair = idle.pop()
         else:
-            fmt = pj.MediaFormatAudio()
-            fmt.init(pj.PJMEDIA_FORMAT_PCM, leg.clock_rate, 1, FRAME_MS * 1000, 16)
-            pair = (_EnginePort(self.io, leg.clock_rate), _HeardTap(self.io, leg.clock_rate))
+            if self._bridge_pool is None:
+                self._bridge_pool = create_pool("legports")
             n = len(self._all)
-            pair[0].createPort(f"engine{n}", fmt)
-            pair[1].createPort(f"heard{n}", fmt)
+            engine = MediaPort(f"engine{n}", leg.clock_rate, FRAME_MS)
+            tap = MediaPort(f"heard{n}", leg.clock_rate, FRAME_MS)
+            engine.active = tap.active = False
+            engine.add_to_bridge(self._bridge_pool)
+            tap.add_to_bridge(self._bridge_pool)
+            pair = (_EnginePort(engine), _HeardTap(tap))
             self._all.append(pair)
-        pair[0].leg = pair[1].leg = leg
+        pair[0].bind(leg)
+        pair[1].bind(leg)
         return pair
 
     def release(self, pair: tuple[_EnginePort, _HeardTap], clock_rate: int) -> None:
         """Unbind a pair (it goes silent at once) and keep it for the next leg."""
-        pair[0].leg = pair[1].leg = None
+        pair[0].bind(None)
+        pair[1].bind(None)
         self._idle.setdefault(clock_rate, []).append(pair)
 
     @property
     def size(self) -> int:
         return len(self._all)
 
-    def destroy(self) -> None:
-        """Delete every port; only once the conference clock has stopped."""
+    def destroy(self) -> list[object]:
+        """Unbind every port once the conference clock has stopped; returns
+        the objects that must stay referenced until ``libDestroy``."""
         for engine, tap in self._all:
-            engine.leg = tap.leg = None
+            engine.bind(None)
+            tap.bind(None)
+        keep: list[object] = list(self._all)
         self._idle.clear()
         self._all.clear()
+        return keep
 
 
 class LegAudio:
@@ -148,31 +155,51 @@ class LegAudio:
         self.frame_bytes = frame_bytes(clock_rate)
         self.inbox = inbox
         self.outbox = outbox
-        self.recording: RecordingSink | None = None
-        self._stream: Any = None
+        self._recording: RecordingSink | None = None
+        self._stream: int | None = None  # the call's own bridge slot
         self._engine: _EnginePort | None = None
         self._tap: _HeardTap | None = None
         self._hearing: set[LegAudio] = set()  # legs whose voice this leg hears
+        self._hearing_slots: set[int] = set()  # other sources (players)
+
+    @property
+    def recording(self) -> RecordingSink | None:
+        return self._recording
+
+    @recording.setter
+    def recording(self, sink: RecordingSink | None) -> None:
+        self._recording = sink
+        if self._tap is not None:
+            self._tap.bind(self)
 
     @property
     def attached(self) -> bool:
         return self._stream is not None
 
-    def attach(self, stream: Any) -> None:
-        """Join the bridge with the call's audio `stream` (a pjsua2 AudioMedia)."""
+    @property
+    def stream_slot(self) -> int | None:
+        """The call's own slot in the bridge (None before media is up)."""
+        return self._stream
+
+    def attach(self, stream_slot: int) -> None:
+        """Join the bridge with the call's audio stream, bridge slot `stream_slot`."""
         if self._engine is None:
             self._engine, self._tap = self.pool.acquire(self)
         if self._stream is not None:  # re-attach after re-INVITE: routes move
             self._unroute_stream()
-        self._stream = stream
+        self._stream = stream_slot
         assert self._tap is not None
-        stream.startTransmit(self._engine)
-        self._engine.startTransmit(stream)
-        self._engine.startTransmit(self._tap)
+        engine, tap = self._engine.port.slot, self._tap.port.slot
+        conf_connect(stream_slot, engine)
+        conf_connect(engine, stream_slot)
+        conf_connect(engine, tap)
         for other in self._hearing:
             if other._stream is not None:
-                other._stream.startTransmit(stream)
-                other._stream.startTransmit(self._tap)
+                conf_connect(other._stream, stream_slot)
+                conf_connect(other._stream, tap)
+        for slot in self._hearing_slots:
+            conf_connect(slot, stream_slot)
+            conf_connect(slot, tap)
 
     def hear(self, other: LegAudio) -> None:
         """Route `other`'s caller voice to this leg (and its recording)."""
@@ -180,8 +207,7 @@ class LegAudio:
             return
         self._hearing.add(other)
         if self._stream is not None and other._stream is not None:
-            other._stream.startTransmit(self._stream)
-            other._stream.startTransmit(self._tap)
+            self._connect_source(other._stream)
 
     def stop_hearing(self, other: LegAudio) -> None:
         """Undo :meth:`hear`."""
@@ -189,12 +215,32 @@ class LegAudio:
             return
         self._hearing.discard(other)
         if self._stream is not None and other._stream is not None:
-            _stop(other._stream, self._stream)
-            _stop(other._stream, self._tap)
+            self._disconnect_source(other._stream)
+
+    def hear_slot(self, slot: int) -> None:
+        """Route any bridge source (a WAV player, say) to this leg and its tap."""
+        if slot in self._hearing_slots:
+            return
+        self._hearing_slots.add(slot)
+        if self._stream is not None:
+            self._connect_source(slot)
+
+    def stop_hearing_slot(self, slot: int) -> None:
+        """Undo :meth:`hear_slot`."""
+        if slot not in self._hearing_slots:
+            return
+        self._hearing_slots.discard(slot)
+        if self._stream is not None:
+            self._disconnect_source(slot)
 
     @property
     def hearing(self) -> frozenset[LegAudio]:
         return frozenset(self._hearing)
+
+    @property
+    def heard_slots(self) -> frozenset[int]:
+        """Bridge sources routed with :meth:`hear_slot`."""
+        return frozenset(self._hearing_slots)
 
     def detach(self, others: list[LegAudio]) -> None:
         """Leave the bridge: drop every route to and from this leg, release its
@@ -204,21 +250,28 @@ class LegAudio:
                 other.stop_hearing(self)
         for other in list(self._hearing):
             self.stop_hearing(other)
+        for slot in list(self._hearing_slots):
+            self.stop_hearing_slot(slot)
         self._unroute_stream()
         self._stream = None
         if self._engine is not None and self._tap is not None:
-            _stop(self._engine, self._tap)
+            conf_disconnect(self._engine.port.slot, self._tap.port.slot)
             self.pool.release((self._engine, self._tap), self.clock_rate)
         self._engine = None
         self._tap = None
 
+    def _connect_source(self, source: int) -> None:
+        assert self._stream is not None and self._tap is not None
+        conf_connect(source, self._stream)
+        conf_connect(source, self._tap.port.slot)
+
+    def _disconnect_source(self, source: int) -> None:
+        assert self._stream is not None and self._tap is not None
+        conf_disconnect(source, self._stream)
+        conf_disconnect(source, self._tap.port.slot)
+
     def _unroute_stream(self) -> None:
         if self._stream is None or self._engine is None:
             return
-        _stop(self._stream, self._engine)
-        _stop(self._engine, self._stream)
-
-
-def _stop(source: Any, sink: Any) -> None:
-    with contextlib.suppress(pj.Error):  # the stream may be gone already
-        source.stopTransmit(sink)
+        conf_disconnect(self._stream, self._engine.port.slot)
+        conf_disconnect(self._engine.port.slot, self._stream)

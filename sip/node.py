@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
@@ -26,8 +27,8 @@ from callcenter.core.errors import CallFailed, CallGone, CapacityError, Settings
 from callcenter.core.settings import SipSettings
 from sip.call import CallEnd, CallObserver, SipCall
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
-from sip.frame_io import FrameIO
 from sip.leg_audio import PortPool, RecordingSink
+from sip.loop_players import LoopPlayers
 from sip.overload_guard import OverloadGuard
 from sip.pj_call import PjCall
 from sip.sip_thread import SipThread
@@ -76,8 +77,8 @@ class SipNode:
         self.recording_opener = recording_opener
         self.loop = asyncio.get_running_loop()
         self.thread = SipThread()
-        self.frame_io = FrameIO()
-        self.port_pool = PortPool(self.frame_io)
+        self.port_pool = PortPool()
+        self.loop_players = LoopPlayers()
         self.clock_rate = settings.clock_rate
         self.facts: EndpointFacts | None = None
         self.capacity = 0
@@ -184,7 +185,8 @@ class SipNode:
         self._calls.clear()
         # Stop the conference clock before any port is deleted (see PortPool).
         self._ep.audDevManager().setNoDev()
-        self.port_pool.destroy()
+        self._keep.extend(self.port_pool.destroy())
+        self.loop_players.destroy()
         if self._guard is not None:
             self._guard.unregister()
         for account in self._accounts.values():
@@ -368,6 +370,25 @@ class SipNode:
         await self.listen_in(monitor, legs)
         for leg in legs:
             await self.connect(leg, monitor)
+
+    async def play_loop(self, call: SipCall, wav: Path) -> None:
+        """Let `call` hear `wav` in a loop, mixed by the bridge (no per-frame
+        Python): hold audio. `wav` must come from :func:`prepare_loop_wav`."""
+        def job() -> None:
+            if call.leg is None:
+                raise CallFailed("the call has no active audio")
+            call.leg.hear_slot(self.loop_players.slot_for(wav))
+
+        await self.thread.run(job)
+
+    async def stop_loops(self, call: SipCall) -> None:
+        """Stop every looping WAV `call` hears."""
+        def job() -> None:
+            if call.leg is not None:
+                for slot in call.leg.heard_slots:
+                    call.leg.stop_hearing_slot(slot)
+
+        await self.thread.run(job)
 
     # -- introspection -------------------------------------------------------------
     async def stats(self) -> NodeStats:

@@ -137,6 +137,8 @@ class EngineSettings(_Section):
     flow: str | None = "clinic"
     flows_dir: Path | None = None
     greeting: Path | None = None
+    # With no flow: a WAV looped after the greeting (hold audio), or null.
+    hold_audio: Path | None = None
     max_call_s: float = Field(600.0, gt=0)
 
 
