@@ -36,14 +36,11 @@ class RecordingService:
         journal.ended_listeners.append(self._call_ended)
 
     def open_for(self, call: SipCall, clock_rate: int) -> RecordingSink | None:
-        """Called on the SIP thread when a call's audio starts."""
+        """Called on the SIP thread when a call's audio starts: no I/O here,
+        the recorder thread creates the file within a flush interval."""
         day = call.info.started_at
         path = self.directory / f"{day:%Y/%m/%d}" / f"{call.id}.wav"
-        try:
-            recording = self.writer.open(path, clock_rate)
-        except MediaError as exc:
-            log.error("call %s will not be recorded: %s", call.id, exc)
-            return None
+        recording = self.writer.open_deferred(path, clock_rate)
         self._open[call.id] = recording
         self._loop.call_soon_threadsafe(
             self.journal.submit, lambda: self.journal.store.recording_started(call.id, str(path)))

@@ -65,6 +65,15 @@ def _header(sample_rate: int, data_bytes: int) -> bytes:
     )  # fmt: skip
 
 
+def _create(path: Path, sample_rate: int) -> BinaryIO:
+    """A new, empty stereo WAV at `path` (parents made); never overwrites."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file: BinaryIO = path.open("xb")
+    file.write(_header(sample_rate, 0))
+    file.flush()
+    return file
+
+
 def _patch_sizes(f: BinaryIO, data_bytes: int) -> None:
     """Rewrite the RIFF and data chunk sizes, fsync, leave the position at the end."""
     f.seek(4)
@@ -99,7 +108,8 @@ class CallRecording:
     Everything else belongs to the writer.
     """
 
-    def __init__(self, path: Path, sample_rate: int, file: BinaryIO, max_skew_s: float) -> None:
+    def __init__(self, path: Path, sample_rate: int, file: BinaryIO | None,
+                 max_skew_s: float) -> None:
         self.path = path
         self.sample_rate = sample_rate
         self.dropped_frames = 0
@@ -108,7 +118,7 @@ class CallRecording:
         self._closed = False
         # Below: guarded by _lock.
         self._lock = threading.Lock()
-        self._file = file
+        self._file = file  # None until the writer creates it (open_deferred)
         self._caller_rest = b""
         self._heard_rest = b""
         self._data_bytes = 0
@@ -140,6 +150,8 @@ class CallRecording:
     # -- writer (caller holds _lock) --------------------------------------------
     def _write_pending(self, final: bool) -> None:
         """Append what both streams have in common; pad a lagging one; fsync."""
+        if self._file is None:
+            self._file = _create(self.path, self.sample_rate)
         caller = self._caller_rest + _pop_all(self._caller)
         heard = self._heard_rest + _pop_all(self._heard)
         limit = 0 if final else self._max_skew_bytes
@@ -194,13 +206,21 @@ class RecordingWriter:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            file: BinaryIO = path.open("xb")
-            file.write(_header(sample_rate, 0))
-            file.flush()
+            file = _create(path, sample_rate)
         except OSError as e:
             raise MediaError(f"cannot create recording {path}: {e}") from e
-        rec = CallRecording(path, sample_rate, file, self._max_skew_s)
+        return self._track(CallRecording(path, sample_rate, file, self._max_skew_s))
+
+    def open_deferred(self, path: Path, sample_rate: int) -> CallRecording:
+        """Like :meth:`open` but with no I/O at all: the recorder thread creates
+        the file at its next flush. For the SIP thread, which must never wait
+        on a disk; a file that cannot be created is logged then and reported
+        by :meth:`close`, and the other calls keep recording."""
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        return self._track(CallRecording(path, sample_rate, None, self._max_skew_s))
+
+    def _track(self, rec: CallRecording) -> CallRecording:
         with self._lock:
             self._open.add(rec)
         return rec
@@ -223,8 +243,9 @@ class RecordingWriter:
             except OSError as e:
                 rec._error = e
             finally:
-                with contextlib.suppress(OSError):
-                    rec._file.close()
+                if rec._file is not None:
+                    with contextlib.suppress(OSError):
+                        rec._file.close()
             if rec._error is not None:
                 raise MediaError(f"recording {rec.path} failed: {rec._error}") from rec._error
             if rec.dropped_frames:
@@ -262,7 +283,8 @@ class RecordingWriter:
             recs = list(self._open)
         for rec in recs:
             with rec._lock:
-                if rec._finished is not None or rec._error is not None or rec._file.closed:
+                if rec._finished is not None or rec._error is not None or (
+                        rec._file is not None and rec._file.closed):
                     continue
                 try:
                     rec._write_pending(final=False)

@@ -146,6 +146,40 @@ def test_open_never_overwrites(writer: RecordingWriter, tmp_path: Path) -> None:
     assert path.read_bytes() == b"earlier"
 
 
+def test_deferred_open_creates_the_file_on_the_recorder_thread(tmp_path: Path) -> None:
+    w = RecordingWriter(flush_interval_s=0.1)
+    path = tmp_path / "2026" / "c7.wav"
+    rec = w.open_deferred(path, 8000)
+    assert not path.exists()  # no I/O on the caller's (the SIP) thread
+    w.start()
+    try:
+        for c in sine_frames(440, 0.5, 8000):
+            rec.add_caller(c)
+            rec.add_heard(c)
+        deadline = time.monotonic() + 5
+        while not (path.exists() and rec.seconds > 0):
+            assert time.monotonic() < deadline, "the recorder did not create the file"
+            time.sleep(0.05)
+        finished = w.close(rec)
+    finally:
+        w.stop()
+    assert abs(finished.seconds - 0.5) <= 0.02
+    assert finished.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_deferred_open_reports_a_file_it_cannot_create_at_close(
+        writer: RecordingWriter, tmp_path: Path) -> None:
+    path = tmp_path / "c8.wav"
+    path.write_bytes(b"earlier")
+    rec = writer.open_deferred(path, 8000)
+    rec.add_caller(bytes(320))
+    rec.add_heard(bytes(320))
+    writer.flush_all()  # logged there; the other recordings go on
+    with pytest.raises(MediaError, match="c8.wav"):
+        writer.close(rec)
+    assert path.read_bytes() == b"earlier"
+
+
 CHILD = """
 import sys, time
 from pathlib import Path
