@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from callcenter.call_journal import CallJournal
 from callcenter.core.call import EndReason
@@ -49,7 +50,7 @@ class Engine:
         self._stopping = asyncio.Event()
         self._greeting: dict[int, bytes] = {}
         self._hold_wav: Path | None = None
-        self._status_tasks: set[asyncio.Task[dict[str, int]]] = set()
+        self._status_tasks: set[asyncio.Task[dict[str, Any]]] = set()
 
     async def start(self) -> EndpointFacts:
         """Open the store (migrating it), recover from a crash, start SIP."""
@@ -150,13 +151,18 @@ class Engine:
         self._status_tasks.add(task)
         task.add_done_callback(self._status_tasks.discard)
 
-    async def log_status(self) -> dict[str, int]:
-        """Log (and return) the node's resource use as one JSON line (SIGUSR1)."""
-        status = {"threads": threading.active_count(), "fds": _open_fds()}
+    async def log_status(self) -> dict[str, Any]:
+        """Log (and return) the node's resource use as one JSON line (SIGUSR1):
+        also whether it drains and the INVITEs it refused, by reason and by
+        source (top 10)."""
+        status: dict[str, Any] = {"threads": threading.active_count(), "fds": _open_fds()}
         if self.node is not None:
             stats = await self.node.stats()
             status.update(active_calls=stats.active_calls, capacity=stats.capacity,
-                          conf_ports=stats.conf_ports, pooled_ports=stats.pooled_ports)
+                          conf_ports=stats.conf_ports, pooled_ports=stats.pooled_ports,
+                          draining=stats.draining, refused=stats.refused,
+                          refused_by_source=stats.refused_by_source,
+                          options_refused=stats.options_refused)
         if self.dialogs is not None:
             status.update(self.dialogs.stats())
         log.info("node status %s", json.dumps(status, sort_keys=True))

@@ -1,22 +1,27 @@
 """A SIP node: the endpoint thread, its accounts and calls, for asyncio code.
 
 :class:`SipNode` answers nothing by itself: each offered call that passes the
-node's own checks (number table, capacity) is handed to ``on_incoming`` as a
-:class:`SipCall`, in a task of its own; an exception there ends that call,
-never the node. Calls that fail the checks are refused at once on the SIP
-thread (404 unknown number, ``busy_code`` over capacity; pjsua itself answers
-488 to an offer with no common codec).
+node's own checks is handed to ``on_incoming`` as a :class:`SipCall`, in a
+task of its own; an exception there ends that call, never the node. New
+INVITEs are judged before pjsua allocates a call slot (:mod:`sip.admission`:
+starting or draining, per-source rate and calls, capacity, reserved slots)
+and refused with 503 and Retry-After (``busy_code`` when full); those
+refusals are counted per reason and source and handed to ``on_refusals``
+once a second for the journal. Offered calls are then refused on the SIP
+thread for an unknown number (404); pjsua itself answers 488 to an offer
+with no common codec. Answered calls that never send RTP are ended after
+``first_rtp_timeout_s`` (no_media), calls whose RTP stops after
+``media_timeout_s`` (media_timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +31,12 @@ from callcenter.core.call import CallInfo, Direction, EndReason, new_call_id
 from callcenter.core.errors import CallFailed, CallGone, CapacityError, SettingsError
 from callcenter.core.settings import SipSettings
 from sip.call import CallEnd, CallObserver, SipCall
+from sip.call_gate import CallGate, address_host
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
 from sip.leg_audio import PortPool, RecordingSink
 from sip.loop_players import LoopPlayers
-from sip.overload_guard import OverloadGuard
 from sip.pj_call import PjCall
+from sip.rx_data import header_value, strip_tag
 from sip.sip_thread import SipThread
 from sip.sip_uri import request_uri_user, trunk_target
 
@@ -63,6 +69,10 @@ class NodeStats:
     capacity: int
     conf_ports: int
     pooled_ports: int
+    draining: bool = False
+    refused: dict[str, int] = field(default_factory=dict)  # INVITEs, by reason
+    refused_by_source: dict[str, int] = field(default_factory=dict)  # top sources
+    options_refused: int = 0
 
 
 class SipNode:
@@ -70,7 +80,10 @@ class SipNode:
 
     def __init__(self, settings: SipSettings, observer: CallObserver,
                  on_incoming: IncomingHandler | None = None,
-                 recording_opener: RecordingOpener | None = None) -> None:
+                 recording_opener: RecordingOpener | None = None,
+                 accepting: bool = True) -> None:
+        """With ``accepting=False`` the node answers every INVITE and
+        OPTIONS 503 until :meth:`open` (for work the owner does first)."""
         self.settings = settings
         self.observer = observer
         self.on_incoming = on_incoming
@@ -87,7 +100,7 @@ class SipNode:
         self._accounts: dict[str, _Account] = {}
         self._calls: dict[int, PjCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._guard: OverloadGuard | None = None
+        self.gate = CallGate(self, settings, accepting)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> EndpointFacts:
@@ -106,14 +119,37 @@ class SipNode:
             self.thread.stop()
             raise
         self.facts = facts
-        self.capacity = min(self.settings.max_calls, facts.max_calls)
         if self.settings.max_calls > facts.max_calls:
             log.warning("sip.max_calls=%d but this pjsua2 build allows %d calls per process; "
                         "using %d", self.settings.max_calls, facts.max_calls, self.capacity)
         log.info("pjsua2 %s: %d calls per process, %d conference ports; listening on "
                  "%s udp=%s tcp=%s", facts.version, facts.max_calls, facts.max_conf_ports,
                  facts.host, facts.udp_port, facts.tcp_port)
+        if self.gate.admission is not None:
+            policy = self.gate.admission.policy
+            log.info("admission: %d caller slots + %d reserved; per untrusted source %s "
+                     "INVITEs/s (burst %d), %s calls; trusted %s", policy.caller_slots,
+                     policy.reserved, policy.rate or "unlimited", policy.burst,
+                     policy.per_source_calls or "unlimited",
+                     [str(n) for n in policy.trusted])
         return facts
+
+    def open(self) -> None:
+        """Start taking calls (a node made with ``accepting=False``)."""
+        self.gate.open()
+
+    def drain(self) -> None:
+        """Refuse new INVITEs and OPTIONS with 503 from now on; live calls
+        and calls the engine dials go on."""
+        self.gate.drain()
+
+    @property
+    def draining(self) -> bool:
+        return self.gate.draining
+
+    def call_count(self) -> int:
+        """Calls holding a pjsua slot now (SIP thread)."""
+        return len(self._calls)
 
     def _start_on_thread(self) -> EndpointFacts:
         self._ep, facts, self._keep = create_endpoint(self.settings, self._refused_by_pjsua)
@@ -135,10 +171,8 @@ class SipNode:
             account = _Account(self, trunk.name)
             account.create(cfg)
             self._accounts[trunk.name] = account
-        # Below pjsua's own limit, _offered refuses (and journals) calls over
-        # sip.max_calls; at that limit pjsua would answer 486 before us.
-        self._guard = OverloadGuard(lambda: facts.max_calls, self.settings.busy_code)
-        self._guard.register()
+        self.capacity = min(self.settings.max_calls, facts.max_calls)
+        self.gate.install(self.capacity)
         ep = self._ep
         self.thread.set_poller(lambda: ep.libHandleEvents(5))
         self.thread.every(1.0, self._watch_media)
@@ -183,12 +217,15 @@ class SipNode:
             if call.leg is not None:
                 call.leg.detach([])
         self._calls.clear()
+        self.gate.clear()
         # Stop the conference clock before any port is deleted (see PortPool).
         self._ep.audDevManager().setNoDev()
         self._keep.extend(self.port_pool.destroy())
         self.loop_players.destroy()
-        if self._guard is not None:
-            self._guard.unregister()
+        # The admission module stays registered through libDestroy, so that
+        # INVITEs and OPTIONS arriving meanwhile get 503, not pjsua's 480;
+        # pjsip unloads it as the endpoint goes (OverloadGuard._on_unload).
+        self.gate.drain()
         for account in self._accounts.values():
             account.shutdown()
         self._accounts.clear()
@@ -199,13 +236,14 @@ class SipNode:
     def _offered(self, account: _Account, prm: Any) -> None:
         message = str(prm.rdata.wholeMsg)
         info = CallInfo(call_id=new_call_id(), direction=Direction.INBOUND,
-                        from_uri=_strip_tag(_header(message, ("From", "f"))),
+                        from_uri=strip_tag(header_value(message, ("From", "f"))),
                         to_uri=message.split(" ", 2)[1] if " " in message else "",
-                        sip_call_id=_header(message, ("Call-ID", "i")))
+                        sip_call_id=header_value(message, ("Call-ID", "i")))
         sip_call = SipCall(info, self.thread, self.loop, self.observer)
         call = PjCall(self, account, sip_call, prm.callId)
         sip_call.bind(call)
         self._calls[call.getId()] = call
+        self.gate.call_added(call.getId(), address_host(str(prm.rdata.srcAddress)))
         self.loop.call_soon_threadsafe(self.observer.on_call_event, sip_call, "offered",
                                        {"from": info.from_uri, "to": info.to_uri})
         numbers = self.settings.numbers
@@ -223,9 +261,9 @@ class SipNode:
         for instance); journal it like any refused call."""
         message = str(prm.rdata.wholeMsg)
         info = CallInfo(call_id=new_call_id(), direction=Direction.INBOUND,
-                        from_uri=_strip_tag(str(prm.remoteInfo)),
+                        from_uri=strip_tag(str(prm.remoteInfo)),
                         to_uri=message.split(" ", 2)[1] if " " in message else "",
-                        sip_call_id=_header(message, ("Call-ID", "i")))
+                        sip_call_id=header_value(message, ("Call-ID", "i")))
         code, text = int(prm.statusCode), str(prm.reason)
         log.warning("INVITE from %s refused by pjsua: %d %s", info.from_uri, code, text)
 
@@ -266,26 +304,45 @@ class SipNode:
         for call_id, known in list(self._calls.items()):
             if known is call:
                 del self._calls[call_id]
+                self.gate.call_removed(call_id)
 
     def recording_for(self, call: SipCall, clock_rate: int) -> RecordingSink | None:
         """The recording sink of a call whose media just started (SIP thread)."""
         return self.recording_opener(call, clock_rate) if self.recording_opener else None
 
     def _watch_media(self) -> None:
+        """SIP thread, once a second: end calls that hold a slot without RTP.
+
+        A call that never sent RTP gets ``first_rtp_timeout_s`` (no_media);
+        one whose RTP stopped gets ``media_timeout_s`` (media_timeout), as
+        does a call without RTP when the first check is off."""
         now = time.monotonic()
+        first_rtp = self.settings.first_rtp_timeout_s
+        timeout = self.settings.media_timeout_s
         for call in list(self._calls.values()):
-            if call.media_silent_for(now) > self.settings.media_timeout_s:
-                log.warning("call %s: no RTP for %.0f s; ending it", call.sip_call.id,
-                            self.settings.media_timeout_s)
+            if call.sip_call.hangup_reason is not None:
+                continue  # already being ended
+            silent = call.media_silent_for(now)
+            if first_rtp > 0 and call.no_rtp_for(now) > first_rtp:
+                log.warning("call %s: no RTP at all %.0f s after its media started; ending it",
+                            call.sip_call.id, first_rtp)
+                call.sip_call.hangup_reason = EndReason.NO_MEDIA
+                call.end()
+            elif silent > timeout and (call.rtp_seen or first_rtp <= 0):
+                log.warning("call %s: no RTP for %.0f s; ending it", call.sip_call.id, timeout)
                 call.sip_call.hangup_reason = EndReason.MEDIA_TIMEOUT
                 call.end()
 
     # -- outgoing ----------------------------------------------------------------
     async def dial(self, uri: str, *, trunk: str | None = None,
-                   ring_timeout: float | None = None) -> SipCall:
+                   ring_timeout: float | None = None, use_reserved: bool = True) -> SipCall:
         """Dial `uri` (a SIP URI, or a number when a `trunk` is named) and
         wait for the answer. Raises :class:`CallFailed` with the SIP code
-        (``reason`` busy/no answer/failed) or :class:`CapacityError`."""
+        (``reason`` busy/no answer/failed) or :class:`CapacityError`.
+
+        Legs the engine needs for a conversation (agents, supervisors) may
+        take the slots reserved for them; pass ``use_reserved=False`` for
+        calls that are new conversations (campaign calls), which may not."""
         account_name = trunk or "local"
         if account_name not in self._accounts:
             raise SettingsError(f"unknown trunk {trunk!r}; configured: "
@@ -301,8 +358,13 @@ class SipNode:
         sip_call = SipCall(info, self.thread, self.loop, self.observer)
 
         def make() -> None:
-            if len(self._calls) >= self.capacity:
-                raise CapacityError(f"node is at its limit of {self.capacity} calls")
+            limit = self.capacity
+            if not use_reserved and self.gate.admission is not None:
+                limit = self.gate.admission.policy.caller_slots
+            if len(self._calls) >= limit:
+                raise CapacityError(f"node is at its limit of {limit} calls"
+                                    + ("" if limit == self.capacity else
+                                       " (the rest are reserved for agents)"))
             account = self._accounts[account_name]
             call = PjCall(self, account, sip_call)
             prm = pj.CallOpParam(True)
@@ -395,24 +457,12 @@ class SipNode:
         """Calls and conference ports in use (for leak checks and status)."""
         def job() -> NodeStats:
             return NodeStats(active_calls=len(self._calls), capacity=self.capacity,
-                             conf_ports=conf_ports_in_use(), pooled_ports=self.port_pool.size)
+                             conf_ports=conf_ports_in_use(), pooled_ports=self.port_pool.size,
+                             draining=self.gate.draining, refused=self.gate.tally.by_reason(),
+                             refused_by_source=self.gate.tally.by_source(),
+                             options_refused=self.gate.options_refused)
 
         return await self.thread.run(job)
 
     async def wait_ended(self, call: SipCall, timeout: float = 10) -> CallEnd:
         return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
-
-
-def _header(message: str, names: tuple[str, ...]) -> str:
-    for line in message.split("\r\n")[1:]:
-        if not line:
-            break
-        name, _, value = line.partition(":")
-        if name.strip().lower() in {n.lower() for n in names}:
-            return value.strip()
-    return ""
-
-
-def _strip_tag(name_addr: str) -> str:
-    """A From value without its dialog tag (it says nothing about the caller)."""
-    return re.sub(r";\s*tag=[^;>\s]*", "", name_addr)

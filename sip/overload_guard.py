@@ -1,15 +1,21 @@
-"""Refuse new INVITEs with 503 once every call slot is taken.
+"""A PJSIP module that refuses new calls and OPTIONS before pjsua sees them.
 
-At its compiled-in call limit pjsua answers a new INVITE with 486 "Busy
-Here" itself, before any application callback runs. 486 tells a trunk the
-*callee* is busy, so it gives up; 503 tells it this *node* is full, so a SIP
-edge (Kamailio's dispatcher) tries another node. pjsua2 has no hook early
-enough, so this module registers a plain PJSIP module (the public
-``pjsip_module`` struct, through ctypes, from the symbols the pjsua2 wheel
-exports) at a priority just above pjsua's own call module. It only sees
-out-of-dialog requests (in-dialog ones are consumed by the UA layer first),
-and answers an initial INVITE with 503 and Retry-After when the node's
-capacity is used up; everything else passes through untouched.
+pjsua2 offers no hook early enough: at its compiled-in call limit pjsua
+answers a new INVITE 486 "Busy Here" itself, and by the time
+``onIncomingCall`` runs a call slot is already allocated. So this module
+registers a plain PJSIP module (the public ``pjsip_module`` struct, through
+ctypes, from the symbols the pjsua2 library exports) at a priority just
+above pjsua's own modules. It sees only out-of-dialog requests (in-dialog
+ones are consumed by the UA layer first). For each initial INVITE and each
+OPTIONS it asks a `judge` (on the SIP thread, with the request's source and
+text read by :class:`sip.rx_data.RxDataReader`); a verdict is answered
+statelessly, 503 with ``Retry-After``; anything else passes through to
+pjsua untouched (OPTIONS then gets pjsua's 200 with Allow and Accept).
+
+The module stays registered until ``libDestroy``: while pjsua shuts down
+(about a second) it would answer 480 to everything; the judge keeps
+answering 503 instead. pjsip unloads the module as it destroys the endpoint,
+and the module's ``unload`` callback releases its pool then.
 """
 
 from __future__ import annotations
@@ -20,11 +26,21 @@ from collections.abc import Callable
 
 import pjsua2._pjsua2 as _pjsua2_lib
 
+from sip.rx_data import RxDataReader, RxRequest
+
 log = logging.getLogger(__name__)
 
 _PRIORITY = 63  # PJSIP_MOD_PRIORITY_APPLICATION (64) - 1: before pjsua's call module
 _RX_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+_UNLOAD_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int)
 _ANY_CALLBACK = ctypes.c_void_p
+_JUDGED = {b"INVITE": "INVITE", b"OPTIONS": "OPTIONS"}
+
+# (SIP code, reason phrase) to answer, or None to let pjsua handle the request.
+Verdict = tuple[int, str] | None
+# Called on the SIP thread with the method and the request (None if this
+# pjsip build's rx_data could not be read).
+Judge = Callable[[str, RxRequest | None], Verdict]
 
 
 class _PjStr(ctypes.Structure):
@@ -41,7 +57,7 @@ class _PjsipModule(ctypes.Structure):
         ("load", _ANY_CALLBACK),
         ("start", _ANY_CALLBACK),
         ("stop", _ANY_CALLBACK),
-        ("unload", _ANY_CALLBACK),
+        ("unload", _UNLOAD_CALLBACK),
         ("on_rx_request", _RX_CALLBACK),
         ("on_rx_response", _ANY_CALLBACK),
         ("on_tx_request", _ANY_CALLBACK),
@@ -64,42 +80,44 @@ class _HdrListHead(ctypes.Structure):
 
 
 class OverloadGuard:
-    """A PJSIP module answering `code` (503 by default) to INVITEs once
-    pjsua's `capacity()` call slots are all taken.
+    """The PJSIP module answering the `judge`'s verdicts on INVITE and OPTIONS.
 
-    Register and unregister on the SIP thread (after ``libStart``, before
-    ``libDestroy``).
+    Register on the SIP thread after ``libStart``; pjsip unregisters it in
+    ``libDestroy`` (or call :meth:`unregister` before that).
     """
 
-    def __init__(self, capacity: Callable[[], int], code: int = 503,
-                 retry_after_s: int = 5) -> None:
-        self._capacity = capacity
-        self._code = code
+    def __init__(self, judge: Judge, retry_after_s: int = 5) -> None:
+        self._judge = judge
         self._lib = ctypes.CDLL(_pjsua2_lib.__file__)
         self._lib.pjsua_get_pjsip_endpt.restype = ctypes.c_void_p
-        self._lib.pjsip_rx_data_get_info.restype = ctypes.c_char_p
-        self._lib.pjsip_rx_data_get_info.argtypes = [ctypes.c_void_p]
-        self._lib.pjsua_call_get_count.restype = ctypes.c_uint
         self._lib.pjsip_endpt_respond_stateless.argtypes = [
             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
             ctypes.c_void_p]
-        self._name = b"mod-callcenter-overload"
+        self.reader = RxDataReader(self._lib)
+        self._name = b"mod-callcenter-admission"
         self._retry_after = str(retry_after_s).encode()
         self._headers: _HdrListHead | None = None
+        self._phrases: dict[str, tuple[bytes, _PjStr]] = {}
         self._pool: int | None = None
-        self._callback = _RX_CALLBACK(self._on_rx_request)  # kept alive with the module
+        # Kept alive with the module: pjsip holds these function pointers.
+        self._rx_callback = _RX_CALLBACK(self._on_rx_request)
+        self._unload_callback = _UNLOAD_CALLBACK(self._on_unload)
         self._module = _PjsipModule(name=_PjStr(self._name, len(self._name)), id=-1,
-                                    priority=_PRIORITY, on_rx_request=self._callback)
+                                    priority=_PRIORITY, on_rx_request=self._rx_callback,
+                                    unload=self._unload_callback)
         self._endpt: int | None = None
-        self.refused = 0
+
+    @property
+    def registered(self) -> bool:
+        return self._endpt is not None
 
     def register(self) -> None:
         endpt = self._lib.pjsua_get_pjsip_endpt()
         status = self._lib.pjsip_endpt_register_module(ctypes.c_void_p(endpt),
                                                        ctypes.byref(self._module))
         if status != 0:
-            log.warning("overload guard not installed (pjsip status %d); pjsua will answer "
-                        "486 at its call limit", status)
+            log.warning("admission module not installed (pjsip status %d): pjsua will answer "
+                        "486 at its call limit and no source limits apply", status)
             return
         self._endpt = endpt
         self._headers = self._retry_after_header()
@@ -112,7 +130,7 @@ class OverloadGuard:
         lib.pjsip_generic_string_hdr_create.restype = ctypes.c_void_p
         lib.pjsip_generic_string_hdr_create.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
                                                         ctypes.c_void_p]
-        self._pool = lib.pjsua_pool_create(b"overload", 512, 512)
+        self._pool = lib.pjsua_pool_create(b"admission", 512, 512)
         name, value = b"Retry-After", self._retry_after
         header = lib.pjsip_generic_string_hdr_create(
             self._pool, ctypes.byref(_PjStr(name, len(name))),
@@ -126,31 +144,44 @@ class OverloadGuard:
         return head
 
     def unregister(self) -> None:
+        """Unregister now (SIP thread); pjsip calls :meth:`_on_unload`."""
         if self._endpt is not None:
             self._lib.pjsip_endpt_unregister_module(ctypes.c_void_p(self._endpt),
                                                     ctypes.byref(self._module))
-            self._endpt = None
+
+    def _on_unload(self) -> int:
+        self._endpt = None
+        self._headers = None
         if self._pool is not None:
             self._lib.pj_pool_release(ctypes.c_void_p(self._pool))
             self._pool = None
-            self._headers = None
+        return 0
+
+    def _phrase(self, text: str) -> _PjStr:
+        known = self._phrases.get(text)
+        if known is None:
+            raw = text.encode()
+            known = self._phrases[text] = (raw, _PjStr(raw, len(raw)))
+        return known[1]
 
     def _on_rx_request(self, rdata: int) -> int:
         try:
-            info = self._lib.pjsip_rx_data_get_info(rdata) or b""
-            if not info.startswith(b"Request msg INVITE/"):
+            info = self.reader.info(rdata)
+            if not info.startswith(b"Request msg "):
                 return 0
-            if self._lib.pjsua_call_get_count() < self._capacity():
+            method = _JUDGED.get(info[12:].split(b"/", 1)[0])
+            if method is None:
                 return 0
-            headers = ctypes.byref(self._headers) if self._headers is not None else None
-            if self._code != 503:
-                headers = None
-            self._lib.pjsip_endpt_respond_stateless(self._endpt, rdata, self._code, None,
+            verdict = self._judge(method, self.reader.read(rdata))
+            if verdict is None:
+                return 0
+            code, phrase = verdict
+            headers = (ctypes.byref(self._headers)
+                       if code == 503 and self._headers is not None else None)
+            self._lib.pjsip_endpt_respond_stateless(self._endpt, rdata, code,
+                                                    ctypes.byref(self._phrase(phrase)),
                                                     headers, None)
-            self.refused += 1
-            log.warning("node full (%d calls): INVITE refused with %d", self._capacity(),
-                        self._code)
             return 1
         except Exception:  # never let an exception cross into C
-            log.exception("overload guard failed; passing the request on")
+            log.exception("admission module failed; passing the request on")
             return 0

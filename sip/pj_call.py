@@ -39,6 +39,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
         self.sip_call = sip_call
         self.leg: LegAudio | None = None
         self.rx_packets = 0
+        self.rtp_seen = False
         self.last_rx = time.monotonic()
         self.disconnected = False
         self.held = False
@@ -151,7 +152,9 @@ class PjCall(pj.Call):  # type: ignore[misc]
 
     # -- media watch (SIP thread, from the node's periodic check) -------------
     def media_silent_for(self, now: float) -> float:
-        """Seconds since the last RTP packet arrived from the peer."""
+        """Seconds since the last RTP packet arrived from the peer (or, before
+        the first, since the media started: see :attr:`rtp_seen`); 0 while
+        there is no media or the call is on hold."""
         if self.leg is None or self.disconnected or self.held:
             self.last_rx = now
             return 0.0
@@ -162,4 +165,13 @@ class PjCall(pj.Call):  # type: ignore[misc]
         if packets != self.rx_packets:
             self.rx_packets = packets
             self.last_rx = now
+            # A new stream (re-INVITE) restarts the count: only a rise is news.
+            self.rtp_seen = self.rtp_seen or packets > 0
+        return now - self.last_rx
+
+    def no_rtp_for(self, now: float) -> float:
+        """Seconds the call's media has been up without one RTP packet from
+        the peer; 0 once any arrived. Read after :meth:`media_silent_for`."""
+        if self.rtp_seen or self.leg is None or self.held:
+            return 0.0
         return now - self.last_rx

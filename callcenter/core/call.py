@@ -49,7 +49,8 @@ class EndReason(enum.StrEnum):
     NO_ANSWER = "no_answer"
     REJECTED = "rejected"  # refused by us (404, 488, 503 ...)
     FAILED = "failed"  # the peer or network refused (other SIP codes)
-    MEDIA_TIMEOUT = "media_timeout"  # no RTP from the peer
+    MEDIA_TIMEOUT = "media_timeout"  # the peer's RTP stopped
+    NO_MEDIA = "no_media"  # the peer never sent RTP after the answer
     TRANSFERRED = "transferred"
     SHUTDOWN = "shutdown"  # node stopping
     INCOMPLETE = "incomplete"  # the node died during the call

@@ -8,6 +8,7 @@ operator can fix it without reading code.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,6 +60,15 @@ class TrunkSettings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class PerSourceSettings(_Section):
+    """Limits on new INVITEs per source address (trusted sources are exempt)."""
+
+    max_invites_per_s: float = Field(10.0, ge=0)  # 0 = no rate limit
+    burst: int = Field(20, ge=1)
+    # Concurrent calls per source; None = half the caller slots (at least 1), 0 = no limit.
+    max_calls: int | None = Field(None, ge=0)
+
+
 class SipSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(5060, ge=0, le=65535)
@@ -75,6 +85,17 @@ class SipSettings(_Section):
     rtp_port: int = Field(40000, ge=0, le=65535)
     rtp_port_range: int = Field(2000, ge=0)
     media_timeout_s: float = Field(15.0, gt=0)
+    # An answered call with no RTP at all this long after its media started
+    # is ended (no_media); 0 = never.
+    first_rtp_timeout_s: float = Field(5.0, ge=0)
+    retry_after_s: int = Field(5, ge=1, le=3600)
+    reserved_slots: int = Field(0, ge=0)
+    reserved_numbers: list[str] = []
+    trusted_sources: list[str] = ["127.0.0.1", "::1"]
+    per_source: PerSourceSettings = PerSourceSettings()
+    # Refused INVITEs journaled one by one per source and second; the rest
+    # of that second goes into one aggregated record with their count.
+    refusals_journaled_per_s: int = Field(5, ge=0)
     ring_timeout_s: float = Field(30.0, gt=0)
     # Callers' jitter buffer: how much it may hold back before playing
     # (adaptive up to this), and at most.
@@ -92,10 +113,20 @@ class SipSettings(_Section):
             raise ValueError("at least one codec is needed")
         return [c.upper() for c in value]
 
-    @field_validator("numbers", mode="before")
+    @field_validator("numbers", "reserved_numbers", mode="before")
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
         return [str(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("trusted_sources")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @field_validator("jitter_buffer_max_ms")
     @classmethod

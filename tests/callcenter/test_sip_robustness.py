@@ -212,7 +212,9 @@ def test_rfc4475_torture_messages(engine_factory: EngineFactory) -> None:
 # -- 3. media timeout -------------------------------------------------------------------
 def test_silent_caller_is_ended_by_media_timeout(engine_factory: EngineFactory,
                                                  tmp_path: Path) -> None:
-    engine = engine_factory({"sip": {"media_timeout_s": 2, "max_calls": 1}})
+    # With the no-RTP-at-all check off, the media timeout covers such a caller.
+    engine = engine_factory({"sip": {"media_timeout_s": 2, "max_calls": 1,
+                                     "first_rtp_timeout_s": 0}})
     scenario = silent_uac(tmp_path / "silent_uac.xml", bye_timeout_ms=15000)
     result = run_sipp(engine.port, cwd=tmp_path, scenario=scenario, timeout_s=25)
     assert result.returncode == 0 and result.successful == 1, f"no BYE from engine: {result}"
