@@ -1,4 +1,4 @@
-"""The ``callcenter`` command: serve, dial, calls."""
+"""The ``callcenter`` command: serve, drain, dial, calls."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +79,9 @@ def main(ctx: click.Context, log_level: str) -> None:
 @_data_dir_option
 def serve(config_file: Path | None, sip_host: str | None, sip_port: int | None,
           data_dir: Path | None) -> None:
-    """Run the engine until SIGINT or SIGTERM."""
+    """Run the engine: Ctrl-C (SIGINT) stops at once; SIGTERM (or `callcenter
+    drain`) refuses new calls, lets live ones end within
+    engine.drain_timeout_s, then stops."""
     from callcenter.engine import Engine
 
     settings = _settings(config_file, **{"sip.host": sip_host, "sip.port": sip_port,
@@ -99,6 +104,52 @@ def serve(config_file: Path | None, sip_host: str | None, sip_port: int | None,
         asyncio.run(run())
     except CallCenterError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_config_option
+@_data_dir_option
+@click.option("--node", "node_name", help="Name of the node to drain (needed when several "
+              "nodes serve from the data folder).")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait until the node has stopped.")
+@click.option("--timeout", type=float,
+              help="Seconds to wait (default: engine.drain_timeout_s + 30).")
+def drain(config_file: Path | None, data_dir: Path | None, node_name: str | None, wait: bool,
+          timeout: float | None) -> None:
+    """Drain a node serving from this host's data folder, then let it stop.
+
+    Sends SIGTERM to the `callcenter serve` whose pid file is in
+    <data_dir>/run/: it answers new INVITEs and OPTIONS 503, gives live
+    calls engine.drain_timeout_s to end, hangs up the rest and exits 0.
+    """
+    from callcenter.node_registry import running_nodes
+
+    settings = _settings(config_file, **{"node.data_dir": data_dir})
+    nodes = running_nodes(settings.node.data_dir)
+    if node_name is not None:
+        if node_name not in nodes:
+            raise click.ClickException(f"no node {node_name!r} is serving from "
+                                       f"{settings.node.data_dir} (running: {sorted(nodes)})")
+        nodes = {node_name: nodes[node_name]}
+    if not nodes:
+        raise click.ClickException(f"no node is serving from {settings.node.data_dir}")
+    if len(nodes) > 1:
+        raise click.ClickException(f"several nodes serve from {settings.node.data_dir}: "
+                                   f"{sorted(nodes)}; choose one with --node")
+    [(name, pid)] = nodes.items()
+    os.kill(pid, signal.SIGTERM)
+    click.echo(f"node {name} (pid {pid}) is draining", err=True)
+    if not wait:
+        return
+    limit = timeout if timeout is not None else settings.engine.drain_timeout_s + 30
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if name not in running_nodes(settings.node.data_dir):
+            click.echo(f"node {name} has stopped", err=True)
+            return
+        time.sleep(0.2)
+    raise click.ClickException(f"node {name} (pid {pid}) still running after {limit:.0f} s")
 
 
 @main.command()

@@ -3,6 +3,14 @@
 :class:`Engine` is what ``callcenter serve`` runs. Until dialog flows land,
 an answered call hears the greeting and stays up (recorded) until the caller
 hangs up or ``engine.max_call_s`` passes.
+
+Start: the SIP node comes up refusing every call (503) while the node
+claims its name on the store (:mod:`callcenter.node_registry`), recovers the
+calls of nodes that are really gone, and wires the rest; then it opens.
+Signals: SIGTERM drains (:meth:`Engine.drain`: new INVITEs and OPTIONS get
+503, live calls get ``engine.drain_timeout_s`` to end, the rest are hung up
+with BYE, recordings sealed, exit 0); a second SIGTERM or a SIGINT stops at
+once. SIGUSR1 logs the status line. ``callcenter drain`` sends the SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +34,28 @@ from callcenter.core.store import AsyncStore, Store
 from callcenter.dialog_service import DialogService
 from callcenter.events_wiring import make_event_bus
 from callcenter.greeting import chime
+from callcenter.node_registry import (
+    NodeRegistry,
+    default_node_name,
+    remove_pid_file,
+    write_pid_file,
+)
 from callcenter.recording_service import RecordingService, recover_crashed_calls
-from sip.call import SipCall, load_wav_pcm
+from sip.call import CallObserver, SipCall, load_wav_pcm
 from sip.endpoint import EndpointFacts
 from sip.loop_players import prepare_loop_wav
 from sip.node import SipNode
 from sip.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
+
+
+class _NoCalls:
+    """The SIP node's observer until the journal exists: it refuses every
+    call then, so only refusals (counted, not journaled) could reach it."""
+
+    def on_call_event(self, call: SipCall, kind: str, data: dict[str, Any]) -> None:
+        pass
 
 
 class Engine:
@@ -47,21 +70,38 @@ class Engine:
         self.node: SipNode | None = None
         self.dialogs: DialogService | None = None
         self.facts: EndpointFacts | None = None
+        self.name = settings.node.name or ""
+        self.registry: NodeRegistry | None = None
+        self._pid_file: Path | None = None
         self._stopping = asyncio.Event()
+        self._draining = asyncio.Event()
         self._greeting: dict[int, bytes] = {}
         self._hold_wav: Path | None = None
         self._status_tasks: set[asyncio.Task[dict[str, Any]]] = set()
 
     async def start(self) -> EndpointFacts:
-        """Open the store (migrating it), recover from a crash, start SIP."""
+        """Open the store (migrating it), start SIP refusing calls, claim the
+        node's name (SettingsError if a live node has it), recover the calls
+        of gone nodes, wire the rest, then take calls."""
         s = self.settings
         s.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = AsyncStore(Store(s.store_url))
         await self.store.migrate()
-        await recover_crashed_calls(self.store, s.node.name)
-        self.bus = make_event_bus(s.events, s.node.name)
+        # The default name is "<hostname>-<SIP port>": the port is known once
+        # SIP is up, so SIP starts first, answering 503 until the node opens.
+        observer: CallObserver = _NoCalls()
+        self.node = SipNode(s.sip, observer, accepting=False)
+        self.facts = await self.node.start()
+        port = self.facts.udp_port or self.facts.tcp_port
+        self.name = s.node.name or default_node_name(port or 0)
+        registry = NodeRegistry(self.store.store, s.node, self.name, port)
+        await asyncio.to_thread(registry.claim)
+        self.registry = registry
+        for gone in await asyncio.to_thread(registry.gone_names):
+            await recover_crashed_calls(self.store, gone)
+        self.bus = make_event_bus(s.events, self.name)
         await self.bus.start()
-        self.journal = CallJournal(self.store, self.bus, s.node.name)
+        self.journal = CallJournal(self.store, self.bus, self.name)
         self.journal.start()
         opener = None
         if s.recording.enabled:
@@ -82,13 +122,18 @@ class Engine:
         if s.engine.flow is not None:
             self.dialogs = DialogService(s, self.store, self.journal)
             await self.dialogs.start()
-        self.node = SipNode(s.sip, self.journal, self.handle_call, opener)
-        self.facts = await self.node.start()
+        self.node.observer = self.journal
+        self.node.on_incoming = self.handle_call
+        self.node.recording_opener = opener
+        registry.start_heartbeat()
+        self._pid_file = write_pid_file(s.node.data_dir, self.name)
         # Everything allocated so far lives as long as the node: keep it out of
         # the collector's full passes, which otherwise hold the GIL for 50-80 ms
         # and stall every call's audio (measured in bench/media_loop_health.py).
         gc.freeze()
-        await self.bus.publish(Event(kind="status", node=s.node.name, data={
+        self.node.open()
+        log.info("node %s taking calls", self.name)
+        await self.bus.publish(Event(kind="status", node=self.name, data={
             "status": "started", "sip_port": self.facts.udp_port or self.facts.tcp_port,
             "capacity": self.node.capacity, "pjsua2": self.facts.version}))
         return self.facts
@@ -130,21 +175,61 @@ class Engine:
         return self._greeting[rate]
 
     def request_stop(self) -> None:
-        """Ask :meth:`run` to return (signal handlers call this)."""
+        """Ask :meth:`run` to stop at once (SIGINT, or a second SIGTERM)."""
         self._stopping.set()
 
+    def request_drain(self) -> None:
+        """Ask :meth:`run` to drain, then stop (SIGTERM); asked again, stop now."""
+        if self._draining.is_set():
+            log.warning("asked to stop again while draining: stopping now")
+            self._stopping.set()
+        self._draining.set()
+
     async def run(self) -> None:
-        """Serve until SIGINT/SIGTERM, then shut down cleanly."""
+        """Serve until SIGINT (stop now) or SIGTERM (drain, then stop)."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGTERM, self.request_drain)
         loop.add_signal_handler(signal.SIGUSR1, self._log_status_soon)
         try:
-            await self._stopping.wait()
+            stop = loop.create_task(self._stopping.wait())
+            drain = loop.create_task(self._draining.wait())
+            await asyncio.wait({stop, drain}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (stop, drain):
+                task.cancel()
+            if not self._stopping.is_set():
+                await self.drain()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+    async def drain(self) -> None:
+        """Refuse new calls (503 to INVITE and OPTIONS) and wait up to
+        ``engine.drain_timeout_s`` for live calls to end, or for a stop request."""
+        node = self.node
+        if node is None:
+            return
+        node.drain()
+        timeout = self.settings.engine.drain_timeout_s
+        calls = (await node.stats()).active_calls
+        log.warning("draining: refusing new calls; %d live call(s) get up to %.0f s to end",
+                    calls, timeout)
+        if self.bus is not None:
+            await self.bus.publish(Event(kind="status", node=self.name, data={
+                "status": "draining", "active_calls": calls}))
+        deadline = time.monotonic() + timeout
+        while calls:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("drain timeout: hanging up %d call(s)", calls)
+                return
+            try:
+                await asyncio.wait_for(self._stopping.wait(), min(0.5, left))
+                return
+            except TimeoutError:
+                calls = (await node.stats()).active_calls
+        log.info("drained: no live calls left")
 
     def _log_status_soon(self) -> None:
         task = asyncio.get_running_loop().create_task(self.log_status())
@@ -182,6 +267,12 @@ class Engine:
             await asyncio.to_thread(self.writer.stop)
         if self.bus is not None:
             await self.bus.close()
+        if self.registry is not None:
+            await asyncio.to_thread(self.registry.stop)
+            self.registry = None
+        if self._pid_file is not None:
+            remove_pid_file(self._pid_file)
+            self._pid_file = None
         if self.store is not None:
             await self.store.close()
         log.info("stopped")

@@ -40,8 +40,25 @@ class _Section(BaseModel):
 
 
 class NodeSettings(_Section):
-    name: str = "node-1"
+    # Unique among the nodes sharing a store; None = "<hostname>-<SIP port>".
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
     data_dir: Path = Path("./data")
+    heartbeat_s: float = Field(5.0, gt=0)
+    # A node whose heartbeat is older is gone; None = 3 x heartbeat_s.
+    stale_after_s: float | None = Field(None, gt=0)
+
+    @field_validator("stale_after_s")
+    @classmethod
+    def _above_heartbeat(cls, value: float | None, info: ValidationInfo) -> float | None:
+        beat = info.data.get("heartbeat_s")
+        if value is not None and beat is not None and value <= beat:
+            raise ValueError(f"must be longer than heartbeat_s ({beat})")
+        return value
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a heartbeat after which a node counts as gone."""
+        return self.stale_after_s if self.stale_after_s is not None else 3 * self.heartbeat_s
 
 
 class TrunkSettings(_Section):
@@ -171,6 +188,9 @@ class EngineSettings(_Section):
     # With no flow: a WAV looped after the greeting (hold audio), or null.
     hold_audio: Path | None = None
     max_call_s: float = Field(600.0, gt=0)
+    # On SIGTERM (or `callcenter drain`) live calls get this long to end
+    # before they are hung up; new calls are refused meanwhile.
+    drain_timeout_s: float = Field(60.0, ge=0)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -268,7 +268,7 @@ def test_no_common_codec_gets_488(engine_factory: EngineFactory, tmp_path: Path)
 
 # -- 5. SIGTERM with a call up ------------------------------------------------------------
 def test_sigterm_ends_calls_with_bye(engine_factory: EngineFactory) -> None:
-    engine = engine_factory()
+    engine = engine_factory({"engine": {"drain_timeout_s": 1}})  # drains 1 s, then BYE
     caller = start_dial(engine.uri(), "--duration", "20")
     try:
         wait_for(lambda: engine.status()["active_calls"] == 1, 20, "the call")

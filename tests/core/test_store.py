@@ -37,6 +37,7 @@ from callcenter.core.errors import StoreError
 from callcenter.core.store import (
     AsyncStore,
     CallRecord,
+    NodeRecord,
     Store,
     TurnInput,
     TurnRecord,
@@ -159,8 +160,9 @@ def test_migrate_twice_and_schema_matches_models(store: Store, url: str) -> None
     again = Store(url)
     again.migrate()
     again.close()
-    assert HEAD == "0002"
-    assert {"calls", "call_events", "turns", "records", "alembic_version"} <= _tables(store)
+    assert HEAD == "0003"
+    assert {"calls", "call_events", "turns", "records", "nodes",
+            "alembic_version"} <= _tables(store)
     assert _version(store) == HEAD
     with store.engine.connect() as conn:
         # The revisions up to head create exactly what the models describe.
@@ -610,3 +612,26 @@ async def test_async_store_turns_records_and_find(url: str) -> None:
     with pytest.raises(StoreError, match="nobody"):
         await astore.update_record("appointment", "nobody", {})
     await astore.close()
+
+
+def test_node_names_are_claimed_once_and_heartbeats_need_the_holder(store: Store) -> None:
+    node = NodeRecord(name="n1", host="h", sip_port=5060, pid=10, instance="a" * 32,
+                      started_at=T0, heartbeat_at=T0)
+    assert store.nodes.claim(node, lambda holder: False) is None
+    other = NodeRecord(name="n1", host="h2", sip_port=5070, pid=11, instance="b" * 32,
+                       started_at=T0, heartbeat_at=T0)
+    assert store.nodes.claim(other, lambda holder: False) == node  # live: refused
+    assert store.nodes.heartbeat("n1", "a" * 32, T0 + timedelta(seconds=5))
+    assert store.nodes.claim(other, lambda holder: True) is None  # gone: taken over
+    assert not store.nodes.heartbeat("n1", "a" * 32, T0 + timedelta(seconds=9))
+    store.nodes.stopped("n1", "b" * 32, T0 + timedelta(seconds=10))
+    stopped = store.nodes.get("n1")
+    assert stopped is not None and stopped.stopped_at == T0 + timedelta(seconds=10)
+    assert store.nodes.claim(node, lambda holder: False) is None  # a clean stop frees it
+    gone = NodeRecord(name="n2", host="h", sip_port=5080, pid=12, instance="c" * 32,
+                      started_at=T0, heartbeat_at=T0)
+    store.nodes.claim(gone, lambda holder: False)
+    retired = store.nodes.retire_gone("h", lambda n: n.name == "n2", T0)
+    assert [n.name for n in retired] == ["n2"]
+    assert store.nodes.retire_gone("h", lambda n: n.name == "n2", T0) == []
+    assert [n.name for n in store.nodes.all()] == ["n1", "n2"]

@@ -8,11 +8,13 @@ business records, SQLite or PostgreSQL.
     store.add_turn(call_id, TurnInput("caller", "I'd like to move my appointment", at))
     store.update_record("appointment", "+15551230001", {"time": "10:30"})
 
-Use `AsyncStore(store)` from asyncio code. Only records (`CallRecord`,
+`store.nodes` is the registry of nodes sharing the store (unique names,
+heartbeats). Use `AsyncStore(store)` from asyncio code. Only records (`CallRecord`,
 `EventRecord`, `TurnRecord`), plain dicts and `StoreError` come out; ORM
 classes stay inside.
 """
 
+from callcenter.core.store.nodes import NodeRecord, NodeTable
 from callcenter.core.store.records import (
     SPEAKERS,
     CallRecord,
@@ -27,6 +29,8 @@ __all__ = [
     "AsyncStore",
     "CallRecord",
     "EventRecord",
+    "NodeRecord",
+    "NodeTable",
     "Store",
     "TurnInput",
     "TurnRecord",

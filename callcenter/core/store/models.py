@@ -1,5 +1,6 @@
 """The tables of the store: the call detail record (CDR), the events and the
-transcript turns of each call, and the business records dialog flows use.
+transcript turns of each call, the business records dialog flows use, and
+the nodes sharing the store.
 
 These ORM classes stay inside the store package; callers get plain records
 (`callcenter.core.store.records`). Every datetime is timezone-aware UTC on
@@ -137,3 +138,18 @@ class RecordRow(Base):
     key: Mapped[str] = mapped_column(String(255))  # e.g. the caller's number "+15551230001"
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime]
+
+
+class NodeRow(Base):
+    """A node (``callcenter serve`` process) under its unique name, with its heartbeat."""
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    sip_port: Mapped[int | None] = mapped_column(Integer)
+    pid: Mapped[int] = mapped_column(Integer)
+    instance: Mapped[str] = mapped_column(String(32))  # random per start: whose row it is
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]  # set by a clean stop, or when found gone

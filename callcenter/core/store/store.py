@@ -43,6 +43,7 @@ from sqlalchemy.pool import StaticPool
 from callcenter.core.call import CallInfo, EndReason
 from callcenter.core.errors import StoreError
 from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
+from callcenter.core.store.nodes import NodeTable
 from callcenter.core.store.records import (
     SPEAKERS,
     CallRecord,
@@ -441,6 +442,11 @@ class Store:
         query = select(RecordRow).where(RecordRow.kind == kind).order_by(RecordRow.key)
         with self._unit(f"read the {kind!r} records") as s:
             return [(r.key, copy.deepcopy(r.data)) for r in s.scalars(query)]
+
+    @property
+    def nodes(self) -> NodeTable:
+        """The nodes sharing this store: unique names and heartbeats."""
+        return NodeTable(self)
 
     def close(self) -> None:
         """Close every pooled connection."""
