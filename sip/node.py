@@ -29,7 +29,7 @@ import pjsua2 as pj
 
 from callcenter.core.call import CallInfo, Direction, EndReason, new_call_id
 from callcenter.core.errors import CallFailed, CallGone, CapacityError, SettingsError
-from callcenter.core.settings import SipSettings
+from callcenter.core.settings import SipSettings, TrunkSettings
 from sip.call import CallEnd, CallObserver, SipCall
 from sip.call_gate import CallGate, address_host
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
@@ -156,27 +156,38 @@ class SipNode:
         self._add_account("local", f"sip:{self.settings.local_user}@"
                           f"{facts.host}:{facts.udp_port or facts.tcp_port}", default=True)
         for trunk in self.settings.trunks:
-            cfg = pj.AccountConfig()
             # Register under the login name (providers match it against the
-            # credentials); the caller ID goes in each INVITE's From instead.
-            cfg.idUri = trunk_target(trunk.username or trunk.caller_id or "anonymous", trunk)
-            cfg.regConfig.registrarUri = trunk.registrar
-            cfg.regConfig.registerOnAdd = trunk.registration
-            if trunk.proxy:
-                cfg.sipConfig.proxies.append(trunk.proxy)
-            if trunk.username:
-                cfg.sipConfig.authCreds.append(
-                    pj.AuthCredInfo("digest", trunk.realm, trunk.username, 0, trunk.password))
-            self._configure_media(cfg)
-            account = _Account(self, trunk.name)
-            account.create(cfg)
-            self._accounts[trunk.name] = account
+            # credentials); calls go out from a second, unregistered account
+            # whose address is the caller ID, so it is each INVITE's From.
+            # (pjsua2 2.12 has no per-call From; this works on every build.)
+            login = trunk_target(trunk.username or trunk.caller_id or "anonymous", trunk)
+            self._add_trunk_account(trunk, trunk.name, login, trunk.registration)
+            if trunk.caller_id:
+                caller_id = trunk_target(trunk.caller_id, trunk)
+                if caller_id != login:
+                    self._add_trunk_account(trunk, _dial_account(trunk.name), caller_id, False)
         self.capacity = min(self.settings.max_calls, facts.max_calls)
         self.gate.install(self.capacity)
         ep = self._ep
         self.thread.set_poller(lambda: ep.libHandleEvents(5))
         self.thread.every(1.0, self._watch_media)
         return facts
+
+    def _add_trunk_account(self, trunk: TrunkSettings, name: str, id_uri: str,
+                           register: bool) -> None:
+        cfg = pj.AccountConfig()
+        cfg.idUri = id_uri
+        cfg.regConfig.registrarUri = trunk.registrar
+        cfg.regConfig.registerOnAdd = register
+        if trunk.proxy:
+            cfg.sipConfig.proxies.append(trunk.proxy)
+        if trunk.username:
+            cfg.sipConfig.authCreds.append(
+                pj.AuthCredInfo("digest", trunk.realm, trunk.username, 0, trunk.password))
+        self._configure_media(cfg)
+        account = _Account(self, trunk.name)
+        account.create(cfg)
+        self._accounts[name] = account
 
     def _add_account(self, name: str, id_uri: str, default: bool = False) -> None:
         cfg = pj.AccountConfig()
@@ -347,12 +358,11 @@ class SipNode:
         if account_name not in self._accounts:
             raise SettingsError(f"unknown trunk {trunk!r}; configured: "
                                 f"{[t.name for t in self.settings.trunks]}")
-        caller_id = None
         if trunk is not None:
             trunk_settings = next(t for t in self.settings.trunks if t.name == trunk)
             uri = trunk_target(uri, trunk_settings)
-            if trunk_settings.caller_id:
-                caller_id = trunk_target(trunk_settings.caller_id, trunk_settings)
+            account_name = _dial_account(trunk) if _dial_account(trunk) in self._accounts else (
+                trunk)
         info = CallInfo(call_id=new_call_id(), direction=Direction.OUTBOUND,
                         from_uri="", to_uri=uri)
         sip_call = SipCall(info, self.thread, self.loop, self.observer)
@@ -368,8 +378,6 @@ class SipNode:
             account = self._accounts[account_name]
             call = PjCall(self, account, sip_call)
             prm = pj.CallOpParam(True)
-            if caller_id:
-                prm.txOption.localUri = caller_id
             try:
                 call.makeCall(uri, prm)
             except pj.Error as exc:
@@ -466,3 +474,8 @@ class SipNode:
 
     async def wait_ended(self, call: SipCall, timeout: float = 10) -> CallEnd:
         return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
+
+
+def _dial_account(trunk: str) -> str:
+    """The name of a trunk's unregistered account for dialling out."""
+    return f"{trunk}/dial"
