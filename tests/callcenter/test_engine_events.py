@@ -10,6 +10,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from callcenter.node_registry import default_node_name
 from tests.support.mosquitto import Broker
 from tests.support.processes import EngineProcess, dial
 
@@ -37,7 +38,8 @@ async def test_call_lifecycle_is_published_over_mqtt(tmp_path: Path, engine_fact
     finally:
         broker.stop()
 
-    assert any(t == "cc/node/node-1/status" and p["status"] == "online" for t, p in received)
+    node = default_node_name(engine.port)  # node.name unset: <hostname>-<SIP port>
+    assert any(t == f"cc/node/{node}/status" and p["status"] == "online" for t, p in received)
     call_topics = [(t, p) for t, p in received if t.startswith("cc/calls/")]
     call_id = call_topics[0][1]["call_id"]
     states = [p["state"] for t, p in call_topics if t == f"cc/calls/{call_id}/state"]

@@ -88,7 +88,7 @@ def test_caller_sending_no_rtp_is_ended_and_its_slot_returns(engine_factory: Eng
     [cdr] = ended_records(engine, 1)
     assert cdr.end_reason == EndReason.NO_MEDIA
     assert cdr.answered_at is not None and cdr.ended_at is not None
-    assert 2.0 <= (cdr.ended_at - cdr.answered_at).total_seconds() <= 6.0
+    assert 2.0 <= (cdr.ended_at - cdr.answered_at).total_seconds() <= 8.0
     wait_idle(engine, timeout=10)
     outcome = dial(engine.uri(), "--duration", "1", timeout=30)
     assert outcome["status"] == "answered", outcome
@@ -163,7 +163,7 @@ def test_flood_from_one_source_does_not_keep_another_source_out(
     assert len(held) == admitted
     for cdr in held:  # each slot came back within about first_rtp_timeout_s
         assert cdr.answered_at is not None and cdr.ended_at is not None
-        assert 3.0 <= (cdr.ended_at - cdr.answered_at).total_seconds() <= 8.0
+        assert 3.0 <= (cdr.ended_at - cdr.answered_at).total_seconds() <= 10.0
     assert sum(r.end_reason == EndReason.CALLER_HANGUP for r in records) == 3
 
     # Every refusal is in the journal: one by one up to 2 a second, the rest counted.
