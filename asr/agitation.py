@@ -5,9 +5,9 @@ when there is one, its transcript). The first ``baseline_utterances``
 utterances set the caller's own baseline (callers usually start calm); each
 later one is scored against it:
 
-- ``tone`` (0..1): a logistic score of how the voice changed: pitch raised,
-  pitch range narrowed, spectrum tilted towards the highs, voice rougher,
-  fewer voiced frames, and a little for loudness. Weights are
+- ``tone`` (0..1): a logistic score of how the voice changed: pitch raised
+  (up to an octave), pitch range narrowed, spectrum tilted towards the
+  highs, voice rougher, and a little for loudness. Weights are
   :class:`ToneWeights`; the defaults were fitted on half of the EmoDB
   speakers (``python bench/escalation.py --tune``). Loudness is capped at
   ``loudness_cap_db``, so a caller who is merely louder (a happy one, or a
@@ -56,11 +56,11 @@ class WordSignal:
 def word_signal(text: str) -> WordSignal:
     """Score a transcript for agitation words (English, as Whisper writes it).
 
-    Words a patient may use about their health ("terrible", "awful") are
-    left out on purpose; so are names that look like words ("Sue").
     Profanity and asking for a supervisor, a manager or a lawyer count 1.0;
     each complaint word ("complaint", "ridiculous", "third time", ...) 0.5;
-    the sum is capped at 1.
+    the sum is capped at 1. Words a patient may use about their health
+    ("terrible", "awful") are left out on purpose, and so are names that
+    look like words ("Sue").
     """
     strong = [m.group(0).lower() for m in _STRONG.finditer(text)]
     weak = [m.group(0).lower() for m in _COMPLAINT.finditer(text)]
