@@ -324,16 +324,19 @@ class SipNode:
     def _watch_media(self) -> None:
         """SIP thread, once a second: end calls that hold a slot without RTP.
 
-        A call that never sent RTP gets ``first_rtp_timeout_s`` (no_media);
-        one whose RTP stopped gets ``media_timeout_s`` (media_timeout), as
-        does a call without RTP when the first check is off."""
+        An inbound call that never sent RTP gets ``first_rtp_timeout_s``
+        (no_media); one whose RTP stopped gets ``media_timeout_s``
+        (media_timeout), as do calls without RTP that the first check spares:
+        legs the engine dialled (an agent's phone may suppress silence) and
+        every call when it is off."""
         now = time.monotonic()
-        first_rtp = self.settings.first_rtp_timeout_s
         timeout = self.settings.media_timeout_s
         for call in list(self._calls.values()):
             if call.sip_call.hangup_reason is not None:
                 continue  # already being ended
             silent = call.media_silent_for(now)
+            first_rtp = (self.settings.first_rtp_timeout_s
+                         if call.sip_call.info.direction == Direction.INBOUND else 0.0)
             if first_rtp > 0 and call.no_rtp_for(now) > first_rtp:
                 log.warning("call %s: no RTP at all %.0f s after its media started; ending it",
                             call.sip_call.id, first_rtp)

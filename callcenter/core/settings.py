@@ -102,8 +102,8 @@ class SipSettings(_Section):
     rtp_port: int = Field(40000, ge=0, le=65535)
     rtp_port_range: int = Field(2000, ge=0)
     media_timeout_s: float = Field(15.0, gt=0)
-    # An answered call with no RTP at all this long after its media started
-    # is ended (no_media); 0 = never.
+    # An answered inbound call with no RTP at all this long after its media
+    # started is ended (no_media); 0 = never (media_timeout_s applies).
     first_rtp_timeout_s: float = Field(5.0, ge=0)
     retry_after_s: int = Field(5, ge=1, le=3600)
     reserved_slots: int = Field(0, ge=0)
