@@ -10,13 +10,15 @@ an asyncio thread draining the inboxes, the recorder thread running, audio
 queued for every leg. The clock thread's CPU time (its per-thread CPU clock)
 is divided by legs x ticks:
 
-- ``bridge``: the real ports (ctypes ``pjmedia_port``s of sip/media_port.py,
-  recorded, so both the engine port and the heard tap call up into Python);
-- ``baseline``: ports of the same kind with empty callbacks, wired the same
-  way (ctypes up-call, GIL hand-over, bridge mixing), so ``body`` = bridge -
-  baseline is the Python cost of the callbacks in situ;
-- ``unrecorded``: the real ports with no recording, so the heard tap is
-  inactive (its callback pointers NULL: no up-call).
+- ``bridge``: the real ring ports of sip/media_port.py, recorded, with the
+  media pump moving every leg's audio (the clock thread runs C only);
+- ``baseline``: the same ports wired the same way, their rings disabled
+  (bridge mixing and the C callbacks' calls), so ``body`` = bridge -
+  baseline is what copying frames through the rings costs the clock;
+- ``unrecorded``: the real ports with no recording (the tap's ring off).
+
+The pump thread's own CPU (``pump_cpu_pct``, ``pump_us_per_leg_cycle``) is
+reported beside it: that is the Python half of the media path.
 
 Informational: no target; ``pass`` only says every run completed. Ports are
 never deleted while the clock runs; each run stops the clock (``setNoDev``)
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -56,21 +59,43 @@ log = logging.getLogger("bench.bridge_leg_cost")
 def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
     from sip.audio_buffers import FrameInbox, FrameOutbox
     from sip.leg_audio import FRAME_MS, LegAudio, PortPool, frame_bytes
-    from sip.media_port import MediaPort, conf_connect, conf_disconnect, create_pool
+    from sip.media_port import (
+        MediaPort,
+        _PjStr,
+        conf_connect,
+        conf_disconnect,
+        create_pool,
+        pj_lib,
+        port_layout,
+    )
+    from sip.media_pump import MediaPump
     from sip.recording import RecordingWriter
 
     fb = frame_bytes(rate)
     tls = threading.local()
 
     class Probe:
-        """Counts clock ticks, remembers the clock thread and the tick gaps."""
+        """A one-slot ctypes port whose get_frame counts clock ticks."""
+
+        callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
         def __init__(self) -> None:
             self.tids: set[int] = set()
             self.ticks = self.last = self.max_gap_ns = self.fresh_tstates = 0
             self.measure = False
+            self.struct = (ctypes.c_ubyte * 256)()
+            self._get = self.callback(self._on_get)
+            name = _PjStr(b"probe", 5)
+            pj_lib().pjmedia_port_info_init(ctypes.addressof(self.struct), ctypes.byref(name),
+                                            0x50524F42, rate, 1, 16, rate // 50)
+            ctypes.c_void_p.from_buffer(self.struct, port_layout().get_frame).value = (
+                ctypes.cast(self._get, ctypes.c_void_p).value)
+            slot = ctypes.c_int(-1)
+            pj_lib().pjsua_conf_add_port(ctypes.c_void_p(bridge_pool),
+                                         ctypes.addressof(self.struct), ctypes.byref(slot))
+            self.slot = slot.value
 
-        def tick(self) -> bytes:
+        def _on_get(self, _port: int | None, frame: int | None) -> int:
             now = time.monotonic_ns()
             self.ticks += 1
             if self.measure and self.last:
@@ -80,23 +105,19 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
             if not hasattr(tls, "seen"):  # thread-locals live in the thread state
                 tls.seen = True
                 self.fresh_tstates += self.measure
-            return bytes(fb)
+            return 0
 
     # Everything below lives until the clock has stopped for good.
     adm = ep.audDevManager()
     adm.setNoDev()
     bridge_pool = create_pool("bench")
+    pump = MediaPump()
     streams = tone_generators(rate, legs)
     stream_slots = [int(s.getPortId()) for s in streams]
-    pool = PortPool()
+    pool = PortPool(pump)
     probe = Probe()
-    probe_port = MediaPort("probe", rate, FRAME_MS)
-    probe_port.source = probe.tick
-    probe_port.add_to_bridge(bridge_pool)
     nulls = [MediaPort(f"null{i}", rate, FRAME_MS) for i in range(2 * legs)]
     for port in nulls:
-        port.sink = lambda data: None
-        port.source = lambda: bytes(fb)
         port.add_to_bridge(bridge_pool)
     prompt = audio.tone(660.0, 2.0, rate).tobytes()
     tmp = Path(tempfile.mkdtemp(prefix="bench-bridge-"))
@@ -109,7 +130,8 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
         writer.start()
         probe.max_gap_ns = probe.last = 0
         probe.tids.clear()
-        conf_connect(probe_port.slot, probe_port.slot)
+        conf_connect(probe.slot, probe.slot)
+        pump.start()
         wired: list[Any] = []
         consumers = []
         try:
@@ -136,15 +158,22 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
             tid = next(iter(probe.tids))
             clk = ((~tid) << 3) | 6  # Linux: the thread's CPU clock (CPUCLOCK_SCHED)
             probe.measure = True
+            pump_tid = pump.native_id or 0
+            pclk = ((~pump_tid) << 3) | 6
             cpu0, ticks0, wall0 = time.clock_gettime_ns(clk), probe.ticks, time.monotonic_ns()
+            pcpu0, cycles0 = time.clock_gettime_ns(pclk), pump.cycles
             time.sleep(window_s)
             cpu1, ticks1, wall1 = time.clock_gettime_ns(clk), probe.ticks, time.monotonic_ns()
+            pcpu1, cycles1 = time.clock_gettime_ns(pclk), pump.cycles
             probe.measure = False
             ticks = ticks1 - ticks0
             res = {"us_per_leg_tick": round((cpu1 - cpu0) / 1000 / (ticks * legs), 2),
                    "clock_thread_cpu_pct": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1),
                    "ticks": ticks, "tick_gap_max_ms": round(probe.max_gap_ns / 1e6, 1),
-                   "fresh_tstates_per_tick": round(probe.fresh_tstates / max(ticks, 1), 2)}
+                   "fresh_tstates_per_tick": round(probe.fresh_tstates / max(ticks, 1), 2),
+                   "pump_cpu_pct": round(100 * (pcpu1 - pcpu0) / (wall1 - wall0), 1),
+                   "pump_us_per_leg_cycle": round((pcpu1 - pcpu0) / 1000
+                                                  / max(1, (cycles1 - cycles0) * legs), 2)}
             probe.fresh_tstates = 0
             if kind != "baseline":
                 res["inbox_dropped"] = sum(leg.inbox.dropped for leg in wired)
@@ -152,7 +181,8 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
             return res
         finally:
             adm.setNoDev()
-            conf_disconnect(probe_port.slot, probe_port.slot)
+            conf_disconnect(probe.slot, probe.slot)
+            pump.stop()
             for obj in wired:
                 if kind != "baseline":
                     obj.detach([])  # the pool keeps the ports for the next run
@@ -170,7 +200,7 @@ def child(ep: Any, rate: int, legs: int, window_s: float) -> dict[str, Any]:
     real = one_run("bridge")
     unrecorded = one_run("unrecorded")
     keep = pool.destroy()  # the clock has stopped; memory lives until libDestroy
-    child.keep = [keep, nulls, probe_port]  # type: ignore[attr-defined]
+    child.keep = [keep, nulls, probe]  # type: ignore[attr-defined]
     shutil.rmtree(tmp, ignore_errors=True)
     return {"rate": rate, "legs": legs, "window_s": window_s, "pooled_ports": 2 * legs,
             "bridge": real, "baseline": base, "unrecorded": unrecorded,
@@ -213,6 +243,8 @@ def main() -> int:
         result[f"body_us_per_leg_tick_{k}"] = r["body_us_per_leg_tick"]
         result[f"unrecorded_us_per_leg_tick_{k}"] = r["unrecorded"]["us_per_leg_tick"]
         result[f"clock_thread_cpu_pct_{k}"] = r["bridge"]["clock_thread_cpu_pct"]
+        result[f"pump_us_per_leg_cycle_{k}"] = r["bridge"]["pump_us_per_leg_cycle"]
+        result[f"pump_cpu_pct_{k}"] = r["bridge"]["pump_cpu_pct"]
         result[f"tick_gap_max_ms_{k}"] = r["bridge"]["tick_gap_max_ms"]
         result.setdefault("per_rate", {})[str(rate)] = r
     result["loadavg_1m"] = round(os.getloadavg()[0], 2)

@@ -15,7 +15,7 @@ import asyncio
 import collections
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 
 class FrameInbox:
@@ -83,6 +83,8 @@ class FrameOutbox:
             collections.deque()
         )
         self._offset = 0
+        # Called by clear(): audio already handed to the bridge stops too.
+        self.on_clear: Callable[[], None] | None = None
 
     def queue(self, pcm: bytes) -> asyncio.Future[bool]:
         """Queue PCM16 audio (event loop); the future is True when it has all
@@ -101,6 +103,8 @@ class FrameOutbox:
             dropped = list(self._segments)
             self._segments.clear()
             self._offset = 0
+        if self.on_clear is not None:
+            self.on_clear()
         for _, fut in dropped:
             if not fut.done():
                 fut.set_result(False)

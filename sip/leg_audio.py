@@ -1,17 +1,17 @@
 """The audio of one call leg in pjsua's conference bridge.
 
 This is the one place that knows how legs meet the bridge. Everything here
-runs on the SIP thread, except the port callbacks, which run on pjmedia's
-clock thread and only copy bytes and hand them off.
+runs on the SIP thread, except :meth:`LegAudio.pump`, which the media pump
+thread runs (:mod:`sip.media_pump`); pjmedia's clock thread only touches
+the ports' C rings (:mod:`sip.media_port`).
 
-Per leg, two ctypes media ports (:mod:`sip.media_port`) join the bridge next
-to the call's own stream slot:
+Per leg, two ring ports join the bridge next to the call's own stream slot:
 
 - the *engine port* receives the caller's voice (channel 1 of the recording,
   and the frames asyncio listens to) and sends the engine's audio;
 - the *heard tap* receives exactly what is sent to the caller: the bridge
   mixes for it the same sources it mixes for the call (channel 2). A leg
-  that is not recorded leaves its tap inactive (no up-call at all).
+  that is not recorded leaves its tap's ring disabled.
 
 ``a.hear(b)`` routes leg b's voice to leg a (and to a's tap); ``a.hear_slot``
 does the same for any bridge slot (a looping hold-music player, say).
@@ -32,6 +32,7 @@ from typing import Protocol
 
 from sip.audio_buffers import FrameInbox, FrameOutbox
 from sip.media_port import MediaPort, conf_connect, conf_disconnect, create_pool
+from sip.media_pump import MediaPump
 
 FRAME_MS = 20
 
@@ -49,62 +50,22 @@ def frame_bytes(clock_rate: int) -> int:
     return clock_rate * FRAME_MS // 1000 * 2
 
 
-class _EnginePort:
-    """Caller voice in (to asyncio and channel 1), engine audio out."""
-
-    def __init__(self, port: MediaPort) -> None:
-        self.port = port
-        self._silence = bytes(port.frame_bytes)
-        self.leg: LegAudio | None = None
-
-    def bind(self, leg: LegAudio | None) -> None:
-        self.leg = leg
-        self.port.sink = self._received if leg is not None else None
-        self.port.source = leg.outbox.pull if leg is not None else None
-        self.port.active = leg is not None
-
-    def _received(self, data: bytes | None) -> None:
-        leg = self.leg
-        if leg is None:
-            return
-        frame = data or self._silence
-        leg.inbox.put(frame)
-        recording = leg.recording
-        if recording is not None:
-            recording.add_caller(frame)
-
-
-class _HeardTap:
-    """Everything the caller hears, mixed by the bridge (channel 2)."""
-
-    def __init__(self, port: MediaPort) -> None:
-        self.port = port
-        self._silence = bytes(port.frame_bytes)
-        self.leg: LegAudio | None = None
-
-    def bind(self, leg: LegAudio | None) -> None:
-        self.leg = leg
-        recording = leg.recording if leg is not None else None
-        self.port.sink = self._received if recording is not None else None
-        self.port.active = recording is not None
-
-    def _received(self, data: bytes | None) -> None:
-        leg = self.leg
-        recording = leg.recording if leg is not None else None
-        if recording is not None:
-            recording.add_heard(data or self._silence)
+Ports = tuple[MediaPort, MediaPort]
+"""A leg's engine port and heard tap."""
 
 
 class PortPool:
     """Media ports kept for reuse, per clock rate (SIP thread only)."""
 
-    def __init__(self) -> None:
-        self._idle: dict[int, list[tuple[_EnginePort, _HeardTap]]] = {}
-        self._all: list[tuple[_EnginePort, _HeardTap]] = []
+    def __init__(self, pump: MediaPump) -> None:
+        self.pump = pump
+        self._idle: dict[int, list[Ports]] = {}
+        self._all: list[Ports] = []
         self._bridge_pool: int | None = None
 
-    def acquire(self, leg: LegAudio) -> tuple[_EnginePort, _HeardTap]:
-        """A port pair bound to `leg`, reused if one is idle at its rate."""
+    def acquire(self, leg: LegAudio) -> Ports:
+        """A port pair for `leg`, reused if one is idle at its rate; the pump
+        serves the leg from its next cycle."""
         idle = self._idle.setdefault(leg.clock_rate, [])
         if idle:
             pair = idle.pop()
@@ -112,33 +73,38 @@ class PortPool:
             if self._bridge_pool is None:
                 self._bridge_pool = create_pool("legports")
             n = len(self._all)
-            engine = MediaPort(f"engine{n}", leg.clock_rate, FRAME_MS)
-            tap = MediaPort(f"heard{n}", leg.clock_rate, FRAME_MS)
-            engine.active = tap.active = False
-            engine.add_to_bridge(self._bridge_pool)
-            tap.add_to_bridge(self._bridge_pool)
-            pair = (_EnginePort(engine), _HeardTap(tap))
+            pair = (MediaPort(f"engine{n}", leg.clock_rate, FRAME_MS),
+                    MediaPort(f"heard{n}", leg.clock_rate, FRAME_MS))
+            for port in pair:
+                port.add_to_bridge(self._bridge_pool)
             self._all.append(pair)
-        pair[0].bind(leg)
-        pair[1].bind(leg)
+        engine, tap = pair
+        engine.read()  # whatever the last leg left behind
+        tap.read()
+        engine.flush_tx()
+        engine.enable(rx=True, tx=True)
+        tap.enable(rx=leg.recording is not None, tx=False)
+        self.pump.add(leg)
         return pair
 
-    def release(self, pair: tuple[_EnginePort, _HeardTap], clock_rate: int) -> None:
-        """Unbind a pair (it goes silent at once) and keep it for the next leg."""
-        pair[0].bind(None)
-        pair[1].bind(None)
-        self._idle.setdefault(clock_rate, []).append(pair)
+    def release(self, leg: LegAudio, pair: Ports) -> None:
+        """Silence a pair at once and keep it for the next leg."""
+        self.pump.remove(leg)
+        for port in pair:
+            port.enable(rx=False, tx=False)
+        pair[0].flush_tx()
+        self._idle.setdefault(leg.clock_rate, []).append(pair)
 
     @property
     def size(self) -> int:
         return len(self._all)
 
     def destroy(self) -> list[object]:
-        """Unbind every port once the conference clock has stopped; returns
+        """Disable every port once the conference clock has stopped; returns
         the objects that must stay referenced until ``libDestroy``."""
-        for engine, tap in self._all:
-            engine.bind(None)
-            tap.bind(None)
+        for pair in self._all:
+            for port in pair:
+                port.enable(rx=False, tx=False)
         keep: list[object] = list(self._all)
         self._idle.clear()
         self._all.clear()
@@ -157,8 +123,9 @@ class LegAudio:
         self.outbox = outbox
         self._recording: RecordingSink | None = None
         self._stream: int | None = None  # the call's own bridge slot
-        self._engine: _EnginePort | None = None
-        self._tap: _HeardTap | None = None
+        self._engine: MediaPort | None = None
+        self._tap: MediaPort | None = None
+        outbox.on_clear = self._flush_tx
         self._hearing: set[LegAudio] = set()  # legs whose voice this leg hears
         self._hearing_slots: set[int] = set()  # other sources (players)
 
@@ -170,7 +137,44 @@ class LegAudio:
     def recording(self, sink: RecordingSink | None) -> None:
         self._recording = sink
         if self._tap is not None:
-            self._tap.bind(self)
+            self._tap.enable(rx=sink is not None, tx=False)
+
+    # -- media pump thread -----------------------------------------------------
+    def pump(self, tx_depth: int) -> None:
+        """Move this leg's audio between its rings and Python (pump thread):
+        the caller's voice to the listener and channel 1, what the caller
+        heard to channel 2, and queued audio into the tx ring, `tx_depth`
+        frames ahead of the clock."""
+        engine, tap, recording = self._engine, self._tap, self._recording
+        if engine is None:
+            return
+        voice = engine.read()
+        if voice:
+            if recording is not None:
+                recording.add_caller(voice)
+            if self.inbox.listening:
+                step = self.frame_bytes
+                for i in range(0, len(voice), step):
+                    self.inbox.put(voice[i:i + step])
+        if tap is not None and recording is not None:
+            heard = tap.read()
+            if heard:
+                recording.add_heard(heard)
+        outbox = self.outbox
+        if outbox.busy:
+            room = tx_depth - engine.tx_queued
+            frames: list[bytes] = []
+            while room > 0 and outbox.busy:
+                frames.append(outbox.pull())
+                room -= 1
+            if frames:
+                engine.write(b"".join(frames))
+
+    def _flush_tx(self) -> None:
+        """Barge-in: what the tx ring holds stops at the next tick (any thread)."""
+        engine = self._engine
+        if engine is not None:
+            engine.flush_tx()
 
     @property
     def attached(self) -> bool:
@@ -189,7 +193,7 @@ class LegAudio:
             self._unroute_stream()
         self._stream = stream_slot
         assert self._tap is not None
-        engine, tap = self._engine.port.slot, self._tap.port.slot
+        engine, tap = self._engine.slot, self._tap.slot
         conf_connect(stream_slot, engine)
         conf_connect(engine, stream_slot)
         conf_connect(engine, tap)
@@ -255,23 +259,23 @@ class LegAudio:
         self._unroute_stream()
         self._stream = None
         if self._engine is not None and self._tap is not None:
-            conf_disconnect(self._engine.port.slot, self._tap.port.slot)
-            self.pool.release((self._engine, self._tap), self.clock_rate)
+            conf_disconnect(self._engine.slot, self._tap.slot)
+            self.pool.release(self, (self._engine, self._tap))
         self._engine = None
         self._tap = None
 
     def _connect_source(self, source: int) -> None:
         assert self._stream is not None and self._tap is not None
         conf_connect(source, self._stream)
-        conf_connect(source, self._tap.port.slot)
+        conf_connect(source, self._tap.slot)
 
     def _disconnect_source(self, source: int) -> None:
         assert self._stream is not None and self._tap is not None
         conf_disconnect(source, self._stream)
-        conf_disconnect(source, self._tap.port.slot)
+        conf_disconnect(source, self._tap.slot)
 
     def _unroute_stream(self) -> None:
         if self._stream is None or self._engine is None:
             return
-        conf_disconnect(self._stream, self._engine.port.slot)
-        conf_disconnect(self._engine.port.slot, self._stream)
+        conf_disconnect(self._stream, self._engine.slot)
+        conf_disconnect(self._engine.slot, self._stream)

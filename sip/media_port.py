@@ -1,13 +1,15 @@
 """Conference-bridge media ports declared through ctypes over pjmedia's C API.
 
 pjsua2's ``AudioMediaPort`` is a SWIG director: every frame goes through
-SWIG's up-call machinery (about 50 µs per leg per tick, ``bench/
-bridge_leg_cost.py``) and pjproject 2.12.1's binding has no such class at
-all. Both the stock wheel and a self-built ``_pjsua2*.so`` export the plain
-C API, so a port is declared here as a ``pjmedia_port`` struct whose
-``put_frame``/``get_frame`` pointers are ctypes callbacks, and joined to the
-bridge with ``pjsua_conf_add_port``. Routes between bridge slots use
-``pjsua_conf_connect``/``pjsua_conf_disconnect``.
+SWIG's up-call machinery (128-140 µs per leg per tick, measured) and
+pjproject 2.12.1's binding has no such class at all. Both the stock wheel
+and a self-built ``_pjsua2*.so`` export the plain C API, so a port is
+declared here as a ``pjmedia_port`` struct, joined to the bridge with
+``pjsua_conf_add_port`` and routed with ``pjsua_conf_connect``. Its
+``put_frame``/``get_frame`` are the C functions of sip/_ringport.c, which
+only copy frames into and out of rings: the clock thread, which also sends
+every RTP packet, never waits for the GIL, and Python moves the audio of
+all legs in one pass (:mod:`sip.media_pump`).
 
 The struct's tail differs between pjproject releases (2.15 has a group
 lock before the callbacks), so :func:`port_layout` learns where
@@ -16,20 +18,15 @@ holds a distinct callback in every candidate slot, and
 ``pjmedia_port_get_frame``/``put_frame`` tell which one they call. Nothing
 is guessed; an unknown layout stops the node at start.
 
-Callbacks run on pjmedia's clock thread. The first one on a thread pins a
-Python thread state there (one unmatched ``PyGILState_Ensure``), so later
-up-calls only take the GIL instead of creating and destroying a thread
-state each time. Ports are never removed from the bridge while it runs
-(see :class:`sip.leg_audio.PortPool`); their memory lives until after
-``libDestroy``.
+Ports are never removed from the bridge while it runs (see
+:class:`sip.leg_audio.PortPool`); their memory is never freed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import threading
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 
 import pjsua2._pjsua2 as _pjsua2_lib
@@ -122,77 +119,69 @@ def _record_slot(calls: list[int], slot: int, _port: int | None, _frame: int | N
     return 0
 
 
-_pinned = threading.local()
-
-
-def _pin_thread_state() -> None:
-    """Keep this (foreign) thread's Python thread state between up-calls."""
-    if not getattr(_pinned, "done", False):
-        ctypes.pythonapi.PyGILState_Ensure()
-        _pinned.done = True
-
-
-FrameSink = Callable[[bytes | None], None]
-"""Receives one 20 ms frame from the bridge (None: the bridge had no audio)."""
-
-FrameSource = Callable[[], bytes]
-"""Supplies the next frame for the bridge (exactly one frame of PCM16)."""
+@functools.cache
+def ring_lib() -> ctypes.CDLL:
+    """The ring ports' C library (sip/_ringport.c, built with the package)."""
+    # The compiled module is imported only to find its file; ctypes uses it.
+    path = importlib.import_module("sip._ringport").__file__
+    if path is None:
+        raise MediaError("sip._ringport has no file: reinstall the package (pip install -e .)")
+    lib = ctypes.CDLL(path)
+    lib.ringport_new.restype = ctypes.c_void_p
+    lib.ringport_new.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]
+    lib.ringport_port_bytes.restype = ctypes.c_int
+    lib.ringport_enable.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.ringport_read.restype = ctypes.c_uint32
+    lib.ringport_read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
+    lib.ringport_write.restype = ctypes.c_uint32
+    lib.ringport_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32]
+    lib.ringport_tx_count.restype = ctypes.c_uint32
+    lib.ringport_tx_count.argtypes = [ctypes.c_void_p]
+    lib.ringport_rx_count.restype = ctypes.c_uint32
+    lib.ringport_rx_count.argtypes = [ctypes.c_void_p]
+    lib.ringport_flush_tx.argtypes = [ctypes.c_void_p]
+    lib.ringport_counters.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]
+    if lib.ringport_port_bytes() < _PORT_BYTES:
+        raise MediaError("sip/_ringport.c reserves less room than a pjmedia_port needs")
+    return lib
 
 
 class MediaPort:
-    """A mono PCM16 port in the conference bridge, fed and drained by Python.
+    """A mono PCM16 port in the conference bridge whose frames go through rings.
 
-    ``sink`` gets what the bridge mixes for this port; ``source`` is asked
-    for what this port says. Either may be swapped at any time (the clock
-    thread reads the attribute once per tick); None means silence / discard.
-    Create and :meth:`add_to_bridge` on the SIP thread.
+    pjmedia's clock thread calls the C callbacks of sip/_ringport.c: what the
+    bridge mixes for this port is appended to the *rx* ring (a frame of
+    silence when there was no audio, so the timeline stays whole) and what
+    the port says is taken from the *tx* ring (no audio when it is empty).
+    Python reads and fills the rings from any one thread (the media pump),
+    never on the clock thread. Create and :meth:`add_to_bridge` on the SIP
+    thread; the memory is never freed (ports are pooled for the node's life).
     """
 
-    def __init__(self, name: str, clock_rate: int, frame_ms: int = 20) -> None:
-        lib = pj_lib()
+    def __init__(self, name: str, clock_rate: int, frame_ms: int = 20, *,
+                 rx_frames: int = 64, tx_frames: int = 16) -> None:
+        lib, ring = pj_lib(), ring_lib()
         layout = port_layout()
         self.clock_rate = clock_rate
         self.frame_bytes = clock_rate * frame_ms // 1000 * 2
-        self.sink: FrameSink | None = None
-        self.source: FrameSource | None = None
         self.slot = -1
-        self._silence = bytes(self.frame_bytes)
         self._name = name.encode()
-        self._struct = (ctypes.c_ubyte * _PORT_BYTES)()
-        self._put = _Callback(self._on_put_frame)
-        self._get = _Callback(self._on_get_frame)
+        address = ring.ringport_new(self.frame_bytes, rx_frames, tx_frames)
+        if not address:
+            raise MediaError(f"cannot allocate ring port {name}")
+        self.address: int = address
+        self._read_buf = ctypes.create_string_buffer(self.frame_bytes * rx_frames)
+        self._rx_frames = rx_frames
         name_str = _PjStr(self._name, len(self._name))
-        status = lib.pjmedia_port_info_init(ctypes.addressof(self._struct),
-                                            ctypes.byref(name_str), _SIGNATURE, clock_rate, 1,
-                                            16, clock_rate * frame_ms // 1000)
-        info = _PortInfo.from_buffer(self._struct)
+        status = lib.pjmedia_port_info_init(address, ctypes.byref(name_str), _SIGNATURE,
+                                            clock_rate, 1, 16, clock_rate * frame_ms // 1000)
+        info = _PortInfo.from_address(address)
         if status != 0 or info.aud.clock_rate != clock_rate or info.aud.channel_count != 1:
             raise MediaError(f"pjmedia_port_info_init failed for {name} (status {status})")
-        self._put_slot = ctypes.c_void_p.from_buffer(self._struct, layout.put_frame)
-        self._get_slot = ctypes.c_void_p.from_buffer(self._struct, layout.get_frame)
-        self._put_fn = ctypes.cast(self._put, ctypes.c_void_p).value
-        self._get_fn = ctypes.cast(self._get, ctypes.c_void_p).value
-        self.active = True
-
-    @property
-    def active(self) -> bool:
-        """Whether pjmedia calls into Python for this port at all.
-
-        An inactive port's callback pointers are NULL: the bridge's
-        ``pjmedia_port_put_frame``/``get_frame`` return at once in C, so an
-        idle pooled port or an unrecorded tap costs no GIL hand-over. (An
-        aligned pointer store is atomic; the clock reads it once per tick.)
-        """
-        return bool(self._put_slot.value)
-
-    @active.setter
-    def active(self, on: bool) -> None:
-        self._put_slot.value = self._put_fn if on else None
-        self._get_slot.value = self._get_fn if on else None
-
-    @property
-    def address(self) -> int:
-        return ctypes.addressof(self._struct)
+        for offset, fn in ((layout.put_frame, ring.ringport_put_frame),
+                           (layout.get_frame, ring.ringport_get_frame)):
+            ctypes.c_void_p.from_address(address + offset).value = ctypes.cast(
+                fn, ctypes.c_void_p).value
 
     def add_to_bridge(self, pool: int) -> int:
         """Register with pjsua's conference bridge (SIP thread); returns the slot."""
@@ -205,36 +194,35 @@ class MediaPort:
         self.slot = slot.value
         return self.slot
 
-    # -- clock thread -----------------------------------------------------------
-    def _on_put_frame(self, _port: int | None, frame_addr: int | None) -> int:
-        sink = self.sink
-        if sink is None or frame_addr is None:
-            return 0
-        _pin_thread_state()
-        frame = _Frame.from_address(frame_addr)
-        if frame.type == FRAME_TYPE_AUDIO and frame.size == self.frame_bytes and frame.buf:
-            sink(ctypes.string_at(frame.buf, frame.size))
-        else:
-            sink(None)
-        return 0
+    def enable(self, rx: bool, tx: bool) -> None:
+        """Whether the bridge's frames are kept (rx) and the tx ring is played."""
+        ring_lib().ringport_enable(self.address, int(rx), int(tx))
 
-    def _on_get_frame(self, _port: int | None, frame_addr: int | None) -> int:
-        if frame_addr is None:
-            return 0
-        _pin_thread_state()
-        frame = _Frame.from_address(frame_addr)
-        source = self.source
-        if source is None:
-            frame.type = FRAME_TYPE_NONE
-            frame.size = 0
-            return 0
-        data = source()
-        size = min(len(data), self.frame_bytes)
-        if frame.buf:
-            ctypes.memmove(frame.buf, data, size)
-        frame.size = size
-        frame.type = FRAME_TYPE_AUDIO
-        return 0
+    def read(self) -> bytes:
+        """Every whole frame waiting in the rx ring, oldest first (one consumer)."""
+        n = ring_lib().ringport_read(self.address, self._read_buf, self._rx_frames)
+        return ctypes.string_at(self._read_buf, n * self.frame_bytes) if n else b""
+
+    def write(self, frames: bytes) -> int:
+        """Append whole frames to the tx ring; returns how many fit (one producer)."""
+        return int(ring_lib().ringport_write(self.address, frames,
+                                             len(frames) // self.frame_bytes))
+
+    @property
+    def tx_queued(self) -> int:
+        """Frames in the tx ring, not yet played."""
+        return int(ring_lib().ringport_tx_count(self.address))
+
+    def flush_tx(self) -> None:
+        """Drop what the tx ring holds: it stops at the next tick (any thread)."""
+        ring_lib().ringport_flush_tx(self.address)
+
+    @property
+    def dropped(self) -> tuple[int, int]:
+        """Frames dropped for want of room: (rx, tx)."""
+        out = (ctypes.c_uint64 * 2)()
+        ring_lib().ringport_counters(self.address, out)
+        return int(out[0]), int(out[1])
 
 
 def conf_connect(source: int, sink: int) -> None:

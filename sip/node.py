@@ -35,6 +35,7 @@ from sip.call_gate import CallGate, address_host
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
 from sip.leg_audio import PortPool, RecordingSink
 from sip.loop_players import LoopPlayers
+from sip.media_pump import MediaPump
 from sip.pj_call import PjCall
 from sip.rx_data import header_value, strip_tag
 from sip.sip_thread import SipThread
@@ -90,7 +91,8 @@ class SipNode:
         self.recording_opener = recording_opener
         self.loop = asyncio.get_running_loop()
         self.thread = SipThread()
-        self.port_pool = PortPool()
+        self.media_pump = MediaPump()
+        self.port_pool = PortPool(self.media_pump)
         self.loop_players = LoopPlayers()
         self.clock_rate = settings.clock_rate
         self.facts: EndpointFacts | None = None
@@ -106,17 +108,20 @@ class SipNode:
     async def start(self) -> EndpointFacts:
         """Start the SIP thread, the endpoint, transports and accounts.
 
-        Also shortens the interpreter's GIL switch interval to 0.5 ms: each
-        media callback releases and re-takes the GIL a few times (SWIG and
-        ctypes calls), and with the default 5 ms one busy Python thread
-        starved the conference clock (measured: 285 of 500 packets sent).
+        Also shortens the interpreter's GIL switch interval to 0.5 ms: the
+        media pump and the SIP thread take and release the GIL many times a
+        tick (ctypes calls), and with the default 5 ms one busy Python thread
+        starved them (measured with per-frame up-calls: 285 of 500 packets
+        sent).
         """
         sys.setswitchinterval(min(sys.getswitchinterval(), MEDIA_SWITCH_INTERVAL_S))
+        self.media_pump.start()
         self.thread.start()
         try:
             facts = await self.thread.run(self._start_on_thread)
         except BaseException:
             self.thread.stop()
+            self.media_pump.stop()
             raise
         self.facts = facts
         if self.settings.max_calls > facts.max_calls:
@@ -220,6 +225,7 @@ class SipNode:
             task.cancel()
         await self.thread.run(self._destroy_on_thread)
         self.thread.stop()
+        self.media_pump.stop()
         self._ep = None
 
     def _destroy_on_thread(self) -> None:

@@ -1,9 +1,9 @@
 """Regression: call legs come and go while pjmedia's clock runs, and nothing crashes.
 
-Deleting a pjsua2 ``AudioMediaPort`` while the conference clock may still
-call into it aborted or segfaulted the process (``bench/port_teardown_race.py
---mode delete`` still shows it). ``sip.leg_audio.PortPool`` recycles the
-ports instead and deletes them only after the clock has stopped.
+Deleting a pjsua2 ``AudioMediaPort`` while the conference clock could still
+call into it aborted or segfaulted the process. The ring ports of
+``sip.media_port`` are never freed, and ``sip.leg_audio.PortPool`` recycles
+them, so the bridge holds no more ports than the peak of concurrent legs.
 
 The cycles run in a child process, so that a crash fails this test instead
 of killing pytest: for 4 s it attaches and detaches ``LegAudio`` legs through

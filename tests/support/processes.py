@@ -36,8 +36,10 @@ class EngineProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         # No dialog flow unless a test asks for one: loading the speech models
         # costs seconds, and most tests are about calls, not conversations.
+        # A short drain: teardown's SIGTERM must not wait out a live call.
         base: dict[str, Any] = {"sip": {"rtp_port": 0, "media_timeout_s": 15},
-                                "engine": {"max_call_s": 30, "flow": None}}
+                                "engine": {"max_call_s": 30, "flow": None,
+                                           "drain_timeout_s": 2}}
         for section, values in (settings or {}).items():
             base.setdefault(section, {}).update(values)
         self.config = data_dir / "test-settings.yaml"

@@ -1,0 +1,114 @@
+"""The dense build: more than the stock wheel's 4 calls, and no leaks over 1000.
+
+These run only on a pjsua2 build that holds more calls than the stock
+wheel (``make dense``). Elsewhere they skip, except where the environment
+says the dense build is expected (``CALLCENTER_EXPECT_DENSE=1``, as
+``make test`` sets for its dense pass): then a stock build is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from callcenter.core.call import EndReason
+from callcenter.greeting import CHIME_NOTES_HZ, NOTE_S
+from tests.callcenter.test_sip_robustness import (
+    EngineFactory,
+    assert_alive,
+    ended_records,
+    steady_status,
+)
+from tests.support.audio import level_at, read_wav, tone, write_wav
+from tests.support.processes import EngineProcess, dial_result, start_dial
+from tests.support.sipp import run_sipp
+
+pytestmark = pytest.mark.e2e
+
+STOCK_CALLS = 4
+CONCURRENT = 8
+HOLD_HZ = 523.0
+
+
+def dense_engine(engine_factory: EngineFactory, settings: dict[str, Any]) -> EngineProcess:
+    """An engine on the dense build, or a skip (a failure where it is expected)."""
+    engine = engine_factory(settings=settings)
+    match = re.search(r"(\d+) calls per process", engine.log)
+    limit = int(match.group(1)) if match else 0
+    if limit <= STOCK_CALLS:
+        why = f"this pjsua2 build holds {limit} calls; the dense build (make dense) is needed"
+        if os.environ.get("CALLCENTER_EXPECT_DENSE") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    return engine
+
+
+def test_calls_beyond_the_stock_limit_get_audio_both_ways(
+        engine_factory: EngineFactory, tmp_path: Path) -> None:
+    hold = write_wav(tmp_path / "hold.wav", tone(HOLD_HZ, 1.0))
+    engine = dense_engine(engine_factory, {"sip": {"max_calls": 32},
+                                           "engine": {"hold_audio": str(hold)}})
+    caller_hz = [700.0 + 150.0 * i for i in range(CONCURRENT)]
+    procs = []
+    for i, hz in enumerate(caller_hz):
+        wav = write_wav(tmp_path / f"caller{i}.wav", tone(hz, 8.0))
+        procs.append(start_dial(engine.uri(), "--wav", str(wav), "--from", f"20{i:02d}",
+                                "--record", str(tmp_path / f"heard{i}.wav"),
+                                "--duration", "8"))
+    with ThreadPoolExecutor(len(procs)) as pool:
+        outcomes = list(pool.map(lambda p: dial_result(p, timeout=60), procs))
+    assert [o["status"] for o in outcomes] == ["answered"] * CONCURRENT, outcomes
+
+    greeting_s = len(CHIME_NOTES_HZ) * NOTE_S
+    for i in range(CONCURRENT):
+        heard, rate = read_wav(tmp_path / f"heard{i}.wav")
+        first_note = heard[int(rate * 0.1): int(rate * 0.3), 0]
+        assert level_at(first_note, rate, CHIME_NOTES_HZ[0]) > 0.5, f"caller {i}: no chime"
+        on_hold = heard[int(rate * (greeting_s + 1.0)): int(rate * (greeting_s + 2.0)), 0]
+        assert level_at(on_hold, rate, HOLD_HZ) > 0.5, f"caller {i}: no hold audio"
+
+    records = ended_records(engine, CONCURRENT, timeout=30)
+    by_caller = {r.from_uri: r for r in records}
+    for i, hz in enumerate(caller_hz):
+        [cdr] = [r for uri, r in by_caller.items() if f"sip:20{i:02d}@" in uri]
+        samples, rate = read_wav(Path(cdr.recording_path))
+        voice = samples[int(rate * 1.0): int(rate * 3.0), 0]
+        assert level_at(voice, rate, hz) > 0.5, f"caller {i}'s voice not recorded"
+    assert max(r.answered_at for r in records) < min(r.ended_at for r in records), (
+        "the calls were not all up at once")
+
+
+def test_1000_sequential_calls_leak_nothing(engine_factory: EngineFactory,
+                                            tmp_path: Path) -> None:
+    engine = dense_engine(engine_factory, {"sip": {"max_calls": 64}})
+    warm = run_sipp(engine.port, cwd=tmp_path, calls=20, limit=10, rate=50, pause_ms=200,
+                    timeout_s=30)
+    assert warm.returncode == 0, str(warm)
+    base = steady_status(engine)
+    started = time.monotonic()
+    result = run_sipp(engine.port, cwd=tmp_path, calls=1000, limit=10, rate=50, pause_ms=200,
+                      timeout_s=180)
+    took = time.monotonic() - started
+    assert_alive(engine)
+    assert result.returncode == 0 and result.successful == 1000, str(result)
+    after = steady_status(engine, timeout=30)
+    print(f"1000 calls in {took:.1f} s; before {base}; after {after}")
+    assert after["active_calls"] == 0
+    # Media ports are pooled (2 per pooled leg), never deleted while running:
+    # the pool may grow to the peak of concurrent legs, nothing else may.
+    assert after["conf_ports"] - 2 * after["pooled_ports"] == (
+        base["conf_ports"] - 2 * base["pooled_ports"])
+    assert after["pooled_ports"] <= 10 + 2  # sipp's limit, and a call or two ending
+    assert after["threads"] == base["threads"]
+    assert after["fds"] <= base["fds"] + 2
+    records = ended_records(engine, 1020, timeout=60)
+    assert {r.end_reason for r in records} == {EndReason.CALLER_HANGUP}
+    assert not re.search(r"Assertion|Traceback", engine.log), engine.log[-4000:]
+    assert np.all([r.recording_sha256 for r in records])
