@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from callcenter.core.call import EndReason
-from callcenter.greeting import CHIME_NOTES_HZ, NOTE_S
+from callcenter.greeting import CHIME_NOTES_HZ
 from tests.callcenter.test_sip_robustness import (
     EngineFactory,
     assert_alive,
@@ -66,23 +66,31 @@ def test_calls_beyond_the_stock_limit_get_audio_both_ways(
         outcomes = list(pool.map(lambda p: dial_result(p, timeout=60), procs))
     assert [o["status"] for o in outcomes] == ["answered"] * CONCURRENT, outcomes
 
-    greeting_s = len(CHIME_NOTES_HZ) * NOTE_S
+    # Eight callers start at once on a 2-core machine: when each one's
+    # recording starts is loose, so look for the sounds, not at fixed times.
     for i in range(CONCURRENT):
         heard, rate = read_wav(tmp_path / f"heard{i}.wav")
-        first_note = heard[int(rate * 0.1): int(rate * 0.3), 0]
-        assert level_at(first_note, rate, CHIME_NOTES_HZ[0]) > 0.5, f"caller {i}: no chime"
-        on_hold = heard[int(rate * (greeting_s + 1.0)): int(rate * (greeting_s + 2.0)), 0]
-        assert level_at(on_hold, rate, HOLD_HZ) > 0.5, f"caller {i}: no hold audio"
+        assert _best_level(heard[: 3 * rate, 0], rate, CHIME_NOTES_HZ[0]) > 0.5, (
+            f"caller {i}: no chime")
+        assert _best_level(heard[-3 * rate:, 0], rate, HOLD_HZ) > 0.5, (
+            f"caller {i}: no hold audio")
 
     records = ended_records(engine, CONCURRENT, timeout=30)
     by_caller = {r.from_uri: r for r in records}
     for i, hz in enumerate(caller_hz):
         [cdr] = [r for uri, r in by_caller.items() if f"sip:20{i:02d}@" in uri]
         samples, rate = read_wav(Path(cdr.recording_path))
-        voice = samples[int(rate * 1.0): int(rate * 3.0), 0]
-        assert level_at(voice, rate, hz) > 0.5, f"caller {i}'s voice not recorded"
+        assert _best_level(samples[: 4 * rate, 0], rate, hz) > 0.5, (
+            f"caller {i}'s voice not recorded")
     assert max(r.answered_at for r in records) < min(r.ended_at for r in records), (
         "the calls were not all up at once")
+
+
+def _best_level(samples: np.ndarray, rate: int, freq: float) -> float:
+    """The highest share of energy at `freq` over 200 ms windows of `samples`."""
+    step = rate // 5
+    return max((level_at(samples[i:i + step], rate, freq)
+                for i in range(0, len(samples) - step + 1, step // 2)), default=0.0)
 
 
 def test_1000_sequential_calls_leak_nothing(engine_factory: EngineFactory,
