@@ -1,5 +1,5 @@
 # The two commands of the README: `make serve` and `make test`.
-.PHONY: serve test lint bench
+.PHONY: serve test lint bench dense stock
 
 serve:
 	./scripts/bootstrap
@@ -24,3 +24,13 @@ bench:
 	-.venv/bin/python bench/voice_latency.py
 	-.venv/bin/python bench/voice_latency.py --load
 	-.venv/bin/python bench/barge_in.py
+
+# A high-capacity pjsua2 (1024 calls, epoll) built from source into .venv;
+# kept by later bootstraps. `make stock` goes back to the pinned wheel.
+dense:
+	./scripts/bootstrap --test
+	./scripts/build-pjsua2
+
+stock:
+	./scripts/bootstrap --test
+	./scripts/build-pjsua2 --stock
