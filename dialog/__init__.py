@@ -7,7 +7,8 @@
 
 Modules, one concept each:
 
-    flow, flow_loader, flow_checks, yaml_lines   the YAML flow model and its checks
+    flow, flow_loader, flow_checks               the YAML flow model and its checks
+                                                 (YAML read by callcenter.core.yaml_lines)
     ports                                        what a runner needs (CallerIO, RecordStore,
                                                  Transferrer) and gives back (Turn, outcome)
     runner, runner_turns, listening              running a flow for one call

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from callcenter.core.yaml_lines import LineMap
 from dialog.slots import SlotType
-from dialog.yaml_lines import LineMap
 
 Scalar = str | int | float | bool | None
 

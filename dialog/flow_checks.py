@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from callcenter.core.yaml_lines import Path
 from dialog.flow import (
     BUILTIN_VARIABLES,
     OPEN_VARIABLES,
@@ -19,7 +20,6 @@ from dialog.flow import (
 from dialog.intents import GLOBAL_INTENTS
 from dialog.slots import SlotType
 from dialog.templates import TemplateError, template_fields
-from dialog.yaml_lines import Path
 
 Problem = tuple[Path, str]
 _GLOBAL_KEYS = {i.dtmf: i.name for i in GLOBAL_INTENTS}

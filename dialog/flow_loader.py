@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from callcenter.core.errors import SettingsError
+from callcenter.core.yaml_lines import LineMap, YamlError, load_with_lines
 from dialog.flow import Flow, FlowSpec
 from dialog.flow_checks import check_flow
-from dialog.yaml_lines import LineMap, YamlError, load_with_lines
 
 
 @dataclass(frozen=True)

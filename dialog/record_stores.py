@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.core.errors import StoreError
-from dialog.yaml_lines import YamlError, load_with_lines
+from callcenter.core.yaml_lines import YamlError, load_with_lines
 
 Records = dict[str, dict[str, dict[str, Any]]]
 _RELATIVE_DAY = re.compile(r"^today(?:\s*([+-])\s*(\d+))?$")

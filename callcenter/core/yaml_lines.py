@@ -3,7 +3,9 @@
     data, lines = load_with_lines(text, "clinic.yaml")
     lines.line_of(("states", "greet", "say"))  -> 12
 
-Differences from ``yaml.safe_load``, all on purpose for hand-written flows:
+Shared by every hand-written YAML file whose errors must name file:line
+(dialog flows, the ACD's agents and queues). Differences from
+``yaml.safe_load``, all on purpose for such files:
 mapping keys are always strings (``yes:`` and ``no:`` stay "yes" and "no"),
 only ``true``/``false`` are booleans (YAML 1.1's yes/no/on/off stay text),
 times like 09:30 stay text (not base-60 numbers), and a key given twice is
