@@ -25,10 +25,22 @@ from acd.agent_state import AgentState, AgentStatus, IllegalTransition, StateCha
 from acd.agents_config import AgentMode, AgentsConfig, AgentSpec
 from acd.config import AcdConfig, load_acd_config
 from acd.config_problems import AcdConfigError, ConfigProblem
+from acd.queue_model import (
+    CallbackReason,
+    CallbackRequest,
+    CallQueue,
+    Limit,
+    Outcome,
+    QueueExit,
+    WaitingCaller,
+)
 from acd.queues_config import QueueSpec, Strategy
+from acd.routing import AgentSnapshot, Offer, Rotation, choose_agent, plan_offers
 
 __all__ = [
-    "AcdConfig", "AcdConfigError", "AgentMode", "AgentSpec", "AgentState", "AgentStatus",
-    "AgentsConfig", "ConfigProblem", "IllegalTransition", "QueueSpec", "StateChange",
-    "Strategy", "load_acd_config",
+    "AcdConfig", "AcdConfigError", "AgentMode", "AgentSnapshot", "AgentSpec", "AgentState",
+    "AgentStatus", "AgentsConfig", "CallQueue", "CallbackReason", "CallbackRequest",
+    "ConfigProblem", "IllegalTransition", "Limit", "Offer", "Outcome", "QueueExit",
+    "QueueSpec", "Rotation", "StateChange", "Strategy", "WaitingCaller", "choose_agent",
+    "load_acd_config", "plan_offers",
 ]
