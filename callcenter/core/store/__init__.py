@@ -9,11 +9,20 @@ business records, SQLite or PostgreSQL.
     store.update_record("appointment", "+15551230001", {"time": "10:30"})
 
 `store.nodes` is the registry of nodes sharing the store (unique names,
-heartbeats). Use `AsyncStore(store)` from asyncio code. Only records (`CallRecord`,
-`EventRecord`, `TurnRecord`), plain dicts and `StoreError` come out; ORM
-classes stay inside.
+heartbeats); `store.dnc` the internal do-not-call list, its audit trail and
+callees' consents. Use `AsyncStore(store)` from asyncio code. Only records
+(`CallRecord`, `EventRecord`, `TurnRecord`, ...), plain dicts and
+`StoreError` come out; ORM classes stay inside.
 """
 
+from callcenter.core.store.dnc_lists import (
+    CONSENT_KINDS,
+    DNC_SOURCES,
+    ConsentRecord,
+    DncAuditEntry,
+    DncLists,
+    InternalDncEntry,
+)
 from callcenter.core.store.nodes import NodeRecord, NodeTable
 from callcenter.core.store.records import (
     SPEAKERS,
@@ -25,10 +34,16 @@ from callcenter.core.store.records import (
 from callcenter.core.store.store import AsyncStore, Store, alembic_config
 
 __all__ = [
+    "CONSENT_KINDS",
+    "DNC_SOURCES",
     "SPEAKERS",
     "AsyncStore",
     "CallRecord",
+    "ConsentRecord",
+    "DncAuditEntry",
+    "DncLists",
     "EventRecord",
+    "InternalDncEntry",
     "NodeRecord",
     "NodeTable",
     "Store",

@@ -1,6 +1,6 @@
 """The tables of the store: the call detail record (CDR), the events and the
-transcript turns of each call, the business records dialog flows use, and
-the nodes sharing the store.
+transcript turns of each call, the business records dialog flows use, the
+nodes sharing the store, and the do-not-call list and consents of callees.
 
 These ORM classes stay inside the store package; callers get plain records
 (`callcenter.core.store.records`). Every datetime is timezone-aware UTC on
@@ -153,3 +153,44 @@ class NodeRow(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]  # set by a clean stop, or when found gone
+
+
+class InternalDncRow(Base):
+    """A number on the company's own do-not-call list (see ``dnc_lists``)."""
+
+    __tablename__ = "internal_dnc"
+
+    number: Mapped[str] = mapped_column(String(16), primary_key=True)  # E.164
+    added_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))  # dnc_lists.DNC_SOURCES
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(String())
+
+
+class DncAuditRow(Base):
+    """One change of the internal do-not-call list: who added or removed what, when, why."""
+
+    __tablename__ = "dnc_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(16), index=True)
+    action: Mapped[str] = mapped_column(String(8))  # "add" or "remove"
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String())
+
+
+class ConsentRow(Base):
+    """A consent a callee gave to be called, kept after its revocation."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(16), index=True)
+    campaign: Mapped[str | None] = mapped_column(String(128))  # None: every campaign
+    kind: Mapped[str] = mapped_column(String(16))  # dnc_lists.CONSENT_KINDS
+    given_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[str] = mapped_column(String())
+    revoked_at: Mapped[datetime | None]

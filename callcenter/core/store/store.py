@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from sqlalchemy.pool import StaticPool
 
 from callcenter.core.call import CallInfo, EndReason
 from callcenter.core.errors import StoreError
+from callcenter.core.store.dnc_lists import DncLists
 from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
 from callcenter.core.store.nodes import NodeTable
 from callcenter.core.store.records import (
@@ -448,6 +450,11 @@ class Store:
         """The nodes sharing this store: unique names and heartbeats."""
         return NodeTable(self)
 
+    @property
+    def dnc(self) -> DncLists:
+        """The internal do-not-call list, its audit trail, and callees' consents."""
+        return DncLists(self)
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
@@ -547,6 +554,16 @@ class AsyncStore:
     async def records(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         """See `Store.records`."""
         return await self._run(self.store.records, kind)
+
+    async def add_to_internal_dnc(self, number: str, *, source: str, actor: str,
+                                  reason: str | None = None) -> bool:
+        """See `DncLists.add` (an opt-out said during a call, say)."""
+        return await self._run(functools.partial(self.store.dnc.add, number, source=source,
+                                                 actor=actor, reason=reason))
+
+    async def on_internal_dnc(self, number: str) -> bool:
+        """See `DncLists.contains`."""
+        return await self._run(self.store.dnc.contains, number)
 
     async def close(self) -> None:
         """Close the store on its thread, then stop the thread."""
