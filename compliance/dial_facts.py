@@ -2,10 +2,11 @@
 
 ``DialFacts`` is the port the engine's stores implement (the internal DNC
 list, the National DNC Registry snapshot, consent records, the attempt log,
-the contact's address). ``EmptyDialFacts`` is the default until a store
-implements it: nobody on any list, no consent, no attempts, no snapshot, so
-it never lets a call through that the stores could have stopped except by
-the internal list, which is empty there too.
+the contact's address); ``compliance.store_dial_facts.StoreDialFacts`` is
+the engine's. ``EmptyDialFacts`` stands for empty stores (tests, tools):
+nobody on any list, no consent, no attempts, no snapshot, so it never lets
+a call through that the stores could have stopped except by the internal
+list, which is empty there too.
 
 ``complete_case`` builds a ``DialCase`` from the facts a caller gave and
 asks the port for the rest: "a field present overrides the engine's stores,
