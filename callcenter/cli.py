@@ -18,6 +18,7 @@ import click
 
 from callcenter.core.errors import CallCenterError, SettingsError
 from callcenter.core.settings import Settings, load_settings
+from callcenter.dnc_cli import dnc
 from callcenter.outbound_cli import outbound
 
 if TYPE_CHECKING:
@@ -248,3 +249,4 @@ def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
 
 
 main.add_command(outbound)
+main.add_command(dnc)

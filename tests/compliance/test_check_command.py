@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -21,6 +22,13 @@ SPEC_EXAMPLE: dict[str, Any] = {
     "on_national_dnc": False, "on_internal_dnc": False, "consent": "express_written",
     "message_kind": "telemarketing", "campaign": "c1",
 }
+
+
+@pytest.fixture(autouse=True)
+def _empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every check reads the stores of a fresh data folder: no lists, no snapshot."""
+    monkeypatch.setenv("CALLCENTER__NODE__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CALLCENTER__STORE__URL", raising=False)
 
 
 def _check(*args: str, stdin: str | None = None) -> Result:
@@ -156,7 +164,8 @@ class _Facts(EmptyDialFacts):
 def test_absent_fields_come_from_the_stores_present_ones_override(
         monkeypatch: pytest.MonkeyPatch) -> None:
     facts = _Facts()
-    monkeypatch.setattr("callcenter.outbound_cli.dial_facts", lambda: facts)
+    monkeypatch.setattr("callcenter.outbound_cli.dial_facts",
+                        lambda config_file, data_dir: contextlib.nullcontext(facts))
     asked = {k: SPEC_EXAMPLE[k] for k in ("callee_e164", "now_utc", "message_kind",
                                           "campaign")}
     answer = _answer(asked)
