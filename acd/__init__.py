@@ -19,6 +19,7 @@ Modules, one concept each:
     queue_model                            the callers waiting in one queue, and exits
     routing                                which agent takes which caller (strategies)
     expected_wait, announcements           wait estimates and what callers hear
+    agent_sync                             the agents file written to the store
 """
 
 from acd.agent_state import AgentState, AgentStatus, IllegalTransition, StateChange

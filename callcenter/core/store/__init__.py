@@ -9,12 +9,14 @@ business records, SQLite or PostgreSQL.
     store.update_record("appointment", "+15551230001", {"time": "10:30"})
 
 `store.nodes` is the registry of nodes sharing the store (unique names,
-heartbeats); `store.dnc` the internal do-not-call list, its audit trail and
-callees' consents. Use `AsyncStore(store)` from asyncio code. Only records
+heartbeats); `store.acd` the human queue's agents, agent states, queue
+entries and callbacks; `store.dnc` the internal do-not-call list, its audit
+trail and callees' consents. Use `AsyncStore(store)` from asyncio code. Only records
 (`CallRecord`, `EventRecord`, `TurnRecord`, ...), plain dicts and
 `StoreError` come out; ORM classes stay inside.
 """
 
+from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
 from callcenter.core.store.dnc_lists import (
     CONSENT_KINDS,
     DNC_SOURCES,
@@ -25,20 +27,41 @@ from callcenter.core.store.dnc_lists import (
 )
 from callcenter.core.store.nodes import NodeRecord, NodeTable
 from callcenter.core.store.records import (
+    AGENT_STATES,
+    CALLBACK_REASONS,
+    CALLBACK_STATUSES,
+    QUEUE_LIMITS,
+    QUEUE_OUTCOMES,
     SPEAKERS,
+    AgentInput,
+    AgentRecord,
+    AgentStateRecord,
+    CallbackRecord,
     CallRecord,
     EventRecord,
+    QueueEntryRecord,
     TurnInput,
     TurnRecord,
 )
 from callcenter.core.store.store import AsyncStore, Store, alembic_config
 
 __all__ = [
+    "AGENT_STATES",
+    "CALLBACK_REASONS",
+    "CALLBACK_STATUSES",
     "CONSENT_KINDS",
     "DNC_SOURCES",
+    "QUEUE_LIMITS",
+    "QUEUE_OUTCOMES",
     "SPEAKERS",
+    "AcdTables",
+    "AgentInput",
+    "AgentRecord",
+    "AgentStateRecord",
+    "AsyncAcdTables",
     "AsyncStore",
     "CallRecord",
+    "CallbackRecord",
     "ConsentRecord",
     "DncAuditEntry",
     "DncLists",
@@ -46,6 +69,7 @@ __all__ = [
     "InternalDncEntry",
     "NodeRecord",
     "NodeTable",
+    "QueueEntryRecord",
     "Store",
     "TurnInput",
     "TurnRecord",

@@ -1,6 +1,7 @@
 """The tables of the store: the call detail record (CDR), the events and the
 transcript turns of each call, the business records dialog flows use, the
-nodes sharing the store, and the do-not-call list and consents of callees.
+nodes sharing the store, the do-not-call list and consents of callees, and
+the human queue's agents, agent state changes, queue entries and callbacks.
 
 These ORM classes stay inside the store package; callers get plain records
 (`callcenter.core.store.records`). Every datetime is timezone-aware UTC on
@@ -18,12 +19,14 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -194,3 +197,79 @@ class ConsentRow(Base):
     source: Mapped[str] = mapped_column(String(64))
     evidence: Mapped[str] = mapped_column(String())
     revoked_at: Mapped[datetime | None]
+
+
+class AgentRow(Base):
+    """An agent of the human queue, as configured (the agents file is the source), and
+    their current state (the latest of ``agent_state_changes``)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # digits keyed at login
+    name: Mapped[str] = mapped_column(String(255))
+    pin_hash: Mapped[str] = mapped_column(String(255))  # salted hash, never the PIN
+    mode: Mapped[str] = mapped_column(String(16))  # "session" or "on_demand"
+    phone: Mapped[str | None] = mapped_column(String())  # SIP URI
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {skill: level}
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    state: Mapped[str] = mapped_column(String(16))  # records.AGENT_STATES
+    state_reason: Mapped[str | None] = mapped_column(String(64))
+    state_since: Mapped[datetime]
+    state_node: Mapped[str | None] = mapped_column(String(128))  # node that set the state
+    updated_at: Mapped[datetime]
+
+
+class AgentStateChangeRow(Base):
+    """One change of an agent's state, with its reason and call."""
+
+    __tablename__ = "agent_state_changes"
+    __table_args__ = (Index("ix_agent_state_changes_agent_id_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("agents.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+    call_id: Mapped[str | None] = mapped_column(String(32))
+    node: Mapped[str | None] = mapped_column(String(128))
+
+
+class QueueEntryRow(Base):
+    """One caller's stay in a queue: from joining (or being turned away) to leaving."""
+
+    __tablename__ = "queue_entries"
+    __table_args__ = (Index("ix_queue_entries_queue_entered_at", "queue", "entered_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(32), index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)
+    caller: Mapped[str | None] = mapped_column(String(64))  # the number, for callbacks
+    node: Mapped[str | None] = mapped_column(String(128))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # records.QUEUE_OUTCOMES
+    limit_hit: Mapped[str | None] = mapped_column(String(16))  # "max_wait" / "max_length"
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    agent_id: Mapped[str | None] = mapped_column(
+        String(16), ForeignKey("agents.id", ondelete="SET NULL"))
+    handle_s: Mapped[float | None] = mapped_column(Float)  # talk + wrap-up, once known
+
+
+class CallbackRow(Base):
+    """A caller's request to be called back, and where it stands."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_status_requested_at", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))  # records.CALLBACK_REASONS
+    requested_at: Mapped[datetime]
+    call_id: Mapped[str | None] = mapped_column(String(32))  # the call that asked
+    status: Mapped[str] = mapped_column(String(16))  # records.CALLBACK_STATUSES
+    status_at: Mapped[datetime]
+    node: Mapped[str | None] = mapped_column(String(128))  # the node dialing it
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

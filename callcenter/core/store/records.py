@@ -12,10 +12,31 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.core.call import Direction, EndReason
-from callcenter.core.store.models import CallEventRow, CallRow, TurnRow
+from callcenter.core.store.models import (
+    AgentRow,
+    AgentStateChangeRow,
+    CallbackRow,
+    CallEventRow,
+    CallRow,
+    QueueEntryRow,
+    TurnRow,
+)
 
 # Who can speak in a turn: the caller, the engine (the voice bot) or a human agent.
 SPEAKERS = ("caller", "engine", "agent")
+
+#: Agent states (the values of ``acd.agent_state.AgentState``).
+AGENT_STATES = ("logged_out", "ready", "offered", "on_call", "wrap_up", "not_ready")
+#: How a caller left a queue (``acd.queue_model.Outcome``).
+QUEUE_OUTCOMES = ("answered", "abandoned", "timeout", "full", "callback", "transferred",
+                  "voicemail")
+#: Which queue limit decided an outcome (``acd.queue_model.Limit``).
+QUEUE_LIMITS = ("max_wait", "max_length")
+#: Why a callback was requested (``acd.queue_model.CallbackReason``).
+CALLBACK_REASONS = ("caller_key", "max_wait", "max_length")
+#: Where a callback stands: waiting, being dialled by a node, or finished.
+CALLBACK_STATUSES = ("pending", "dialing", "done", "failed", "cancelled")
+AGENT_MODES = ("session", "on_demand")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -198,3 +219,113 @@ class TurnRecord:
             "state": self.state,
             "data": copy.deepcopy(self.data),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInput:
+    """An agent as configured, to write with `AcdTables.sync_agents` (a PIN *hash*)."""
+
+    id: str
+    name: str
+    pin_hash: str
+    mode: str = "session"
+    phone: str | None = None
+    skills: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A stored agent and their current state; times are timezone-aware UTC."""
+
+    id: str
+    name: str
+    pin_hash: str
+    mode: str
+    phone: str | None
+    skills: dict[str, int]
+    active: bool
+    state: str
+    state_reason: str | None
+    state_since: datetime
+    state_node: str | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AgentRow) -> AgentRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(row.id, row.name, row.pin_hash, row.mode, row.phone,
+                   copy.deepcopy(row.skills), row.active, row.state, row.state_reason,
+                   row.state_since, row.state_node, row.updated_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values for reports and a console; the PIN hash is left out."""
+        return {"id": self.id, "name": self.name, "mode": self.mode, "phone": self.phone,
+                "skills": dict(self.skills), "active": self.active, "state": self.state,
+                "state_reason": self.state_reason, "state_since": self.state_since.isoformat(),
+                "state_node": self.state_node, "updated_at": self.updated_at.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateRecord:
+    """One stored change of an agent's state."""
+
+    id: int
+    agent_id: str
+    state: str
+    reason: str | None
+    at: datetime
+    call_id: str | None
+    node: str | None
+
+    @classmethod
+    def from_row(cls, row: AgentStateChangeRow) -> AgentStateRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(row.id, row.agent_id, row.state, row.reason, row.at, row.call_id, row.node)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntryRecord:
+    """One caller's stay in a queue; `left_at`, `outcome`, `wait_s` None while waiting."""
+
+    id: int
+    call_id: str
+    queue: str
+    priority: int
+    caller: str | None
+    node: str | None
+    entered_at: datetime
+    left_at: datetime | None
+    outcome: str | None
+    limit_hit: str | None
+    wait_s: float | None
+    agent_id: str | None
+    handle_s: float | None
+
+    @classmethod
+    def from_row(cls, row: QueueEntryRow) -> QueueEntryRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(row.id, row.call_id, row.queue, row.priority, row.caller, row.node,
+                   row.entered_at, row.left_at, row.outcome, row.limit_hit, row.wait_s,
+                   row.agent_id, row.handle_s)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRecord:
+    """A stored callback request and where it stands."""
+
+    id: int
+    number: str
+    queue: str
+    reason: str
+    requested_at: datetime
+    call_id: str | None
+    status: str
+    status_at: datetime
+    node: str | None
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: CallbackRow) -> CallbackRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(row.id, row.number, row.queue, row.reason, row.requested_at, row.call_id,
+                   row.status, row.status_at, row.node, row.attempts)

@@ -43,6 +43,7 @@ from sqlalchemy.pool import StaticPool
 
 from callcenter.core.call import CallInfo, EndReason
 from callcenter.core.errors import StoreError
+from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
 from callcenter.core.store.dnc_lists import DncLists
 from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
 from callcenter.core.store.nodes import NodeTable
@@ -451,6 +452,11 @@ class Store:
         return NodeTable(self)
 
     @property
+    def acd(self) -> AcdTables:
+        """The human queue's agents, agent states, queue entries and callbacks."""
+        return AcdTables(self)
+
+    @property
     def dnc(self) -> DncLists:
         """The internal do-not-call list, its audit trail, and callees' consents."""
         return DncLists(self)
@@ -554,6 +560,11 @@ class AsyncStore:
     async def records(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         """See `Store.records`."""
         return await self._run(self.store.records, kind)
+
+    @property
+    def acd(self) -> AsyncAcdTables:
+        """`Store.acd` for asyncio code, on this store's worker thread."""
+        return AsyncAcdTables(self)
 
     async def add_to_internal_dnc(self, number: str, *, source: str, actor: str,
                                   reason: str | None = None) -> bool:
