@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acd.agents_config import AgentsConfig, AgentSpec, load_agents
+from acd.agents_config import AgentsConfig, AgentSpec, OnDemandSpec, SessionSpec, load_agents
 from acd.config_problems import AcdConfigError, ConfigProblem
 from acd.queues_config import QueueSpec, load_queues
 
@@ -32,6 +32,16 @@ class AcdConfig:
     def agents(self) -> dict[str, AgentSpec]:
         """Agents by id, in file order."""
         return dict(self.agents_file.agents)
+
+    @property
+    def session(self) -> SessionSpec:
+        """Agent sessions: login number, keys, not-ready reasons."""
+        return self.agents_file.session
+
+    @property
+    def on_demand(self) -> OnDemandSpec:
+        """On-demand agents: ring timeout and misses allowed."""
+        return self.agents_file.on_demand
 
     @property
     def queues(self) -> dict[str, QueueSpec]:

@@ -52,6 +52,7 @@ def test_the_shipped_files_load_and_fit_the_clinic_flow() -> None:
     assert "front-desk" in acd.queues  # config/flows/clinic.yaml escalates there
     assert all(len(a.pin) >= 4 for a in acd.agents.values())
     assert {q.strategy for q in acd.queues.values()} == set(Strategy)
+    assert acd.session.number == "200" and acd.on_demand.max_misses == 2
 
 
 def test_a_good_agents_file(tmp_path: Path) -> None:
