@@ -160,7 +160,9 @@ def test_migrate_twice_and_schema_matches_models(store: Store, url: str) -> None
     again = Store(url)
     again.migrate()
     again.close()
-    assert HEAD == "0003"
+    # One line of revisions, whatever its length: two heads would mean two
+    # features migrated from the same parent and neither runs after the other.
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
     assert {"calls", "call_events", "turns", "records", "nodes",
             "alembic_version"} <= _tables(store)
     assert _version(store) == HEAD
