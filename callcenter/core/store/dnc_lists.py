@@ -35,7 +35,6 @@ DNC_SOURCES = ("cli", "api", "opt_out_dtmf", "opt_out_voice", "import")
 #: Consent kinds, weakest first (the values of ``compliance.dial_case.Consent``).
 CONSENT_KINDS = ("none", "express", "express_written")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
-_IN_CLAUSE = 500  # numbers per IN (...) when checking a batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,28 +155,23 @@ class DncLists:
         wanted = sorted({_e164(n) for n in numbers})
         _choice(source, DNC_SOURCES, "source")
         when = _when(at, "at")
+        if not wanted:
+            return 0
+        rows = [{"number": n, "added_at": when, "source": source, "actor": actor,
+                 "reason": reason} for n in wanted]
         with self._store._unit(f"add {len(wanted)} number(s) to the internal DNC list",
                                write=True) as s:
-            listed: set[str] = set()
-            for first in range(0, len(wanted), _IN_CLAUSE):
-                chunk = wanted[first:first + _IN_CLAUSE]
-                listed.update(s.scalars(select(InternalDncRow.number)
-                                        .where(InternalDncRow.number.in_(chunk))))
-            new = [n for n in wanted if n not in listed]
-            if not new:
-                return 0
-            rows = [{"number": n, "added_at": when, "source": source, "actor": actor,
-                     "reason": reason} for n in new]
-            s.execute(self._insert_new(), rows)
+            new = sorted(s.scalars(self._insert_new(), rows))
             s.add_all(DncAuditRow(number=n, action="add", at=when, actor=actor, source=source,
                                   reason=reason) for n in new)
             return len(new)
 
     def _insert_new(self) -> Any:
-        # ON CONFLICT DO NOTHING: another node adding the same number meanwhile is no error.
-        if self._store.engine.dialect.name == "sqlite":
-            return sqlite_insert(InternalDncRow).on_conflict_do_nothing()
-        return postgresql_insert(InternalDncRow).on_conflict_do_nothing()
+        # ON CONFLICT DO NOTHING ... RETURNING: only the rows this statement inserted come
+        # back, so a number another node adds at the same moment is audited once.
+        insert = (sqlite_insert if self._store.engine.dialect.name == "sqlite"
+                  else postgresql_insert)
+        return insert(InternalDncRow).on_conflict_do_nothing().returning(InternalDncRow.number)
 
     def remove(self, number: str, *, source: str, actor: str, reason: str | None = None,
                at: datetime | None = None) -> bool:
