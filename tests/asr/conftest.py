@@ -3,7 +3,6 @@ and the EmoDB clips of shared/testdata."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from asr.settings import AsrSettings
 from asr.whisper import WhisperRecognizer
+from tests.support.shared_data import shared_path
 
 
 @pytest.fixture(scope="session")
@@ -21,17 +21,8 @@ def recognizer() -> Iterator[WhisperRecognizer]:
     rec.close()
 
 
-EMODB = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "emotion-emodb"
-
-
 @pytest.fixture(scope="session")
 def emodb() -> Path:
-    """The EmoDB clips of ``shared/testdata`` (shared/ sits beside the
-    checkout). Skipped when absent on a developer's machine; under CI=true
-    their absence fails the test instead of hiding it."""
-    if not (EMODB / "manifest.tsv").is_file():
-        reason = f"EmoDB test data not found at {EMODB}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true: shared/ must sit beside the checkout)")
-        pytest.skip(reason)
-    return EMODB
+    """The EmoDB clips of ``shared/testdata`` (skipped when absent, failed
+    under CI=true; see :mod:`tests.support.shared_data`)."""
+    return shared_path("emotion-emodb")
