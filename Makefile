@@ -10,6 +10,7 @@ test:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 	.venv/bin/pytest -q
+	./scripts/test-dense
 
 # Each prints one JSON line; a miss (exit 1) does not stop the others.
 # voice_latency, barge_in and media_loop_health capture RTP: run as root.

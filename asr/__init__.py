@@ -9,6 +9,12 @@
 - :mod:`asr.stream`: :class:`~asr.stream.UtteranceStream`, one call's frames
   in, SpeechStarted / Partial / Final / NoInput out.
 - :mod:`asr.settings`: the ``asr:`` settings section.
+- :mod:`asr.prosody`: tone and pace of one utterance from the raw audio
+  (pitch, range, spectral tilt, voice quality, speech rate), no ASR.
+- :mod:`asr.agitation`: per-call tracker scoring each utterance against the
+  caller's own calm start, plus words as a separate signal.
+- :mod:`asr.escalation`: the pure escalation policy (k of n, reasons
+  ``tone``, ``pace``, ``words``).
 
 May import the kernel (``callcenter.core``) and ``config`` only.
 """
