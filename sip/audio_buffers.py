@@ -99,12 +99,12 @@ class FrameOutbox:
 
     def clear(self) -> None:
         """Drop everything queued (event loop); pending futures get False."""
-        with self._lock:
+        with self._lock:  # atomic with feed(): no pulled frame lands after this
             dropped = list(self._segments)
             self._segments.clear()
             self._offset = 0
-        if self.on_clear is not None:
-            self.on_clear()
+            if self.on_clear is not None:
+                self.on_clear()
         for _, fut in dropped:
             if not fut.done():
                 fut.set_result(False)
@@ -118,25 +118,47 @@ class FrameOutbox:
         """One frame of audio, padded with silence (media thread)."""
         if not self._segments:
             return self._silence
-        need = self.frame_bytes
-        parts: list[bytes] = []
         finished: list[asyncio.Future[bool]] = []
         with self._lock:
-            while need and self._segments:
-                view, fut = self._segments[0]
-                chunk = view[self._offset : self._offset + need]
-                parts.append(bytes(chunk))
-                need -= len(chunk)
-                self._offset += len(chunk)
-                if self._offset >= len(view):
-                    self._segments.popleft()
-                    self._offset = 0
-                    finished.append(fut)
-        for fut in finished:
-            self._loop.call_soon_threadsafe(_resolve, fut)
+            frame = self._take_frame(finished)
+        self._resolve_later(finished)
+        return frame
+
+    def feed(self, max_frames: int, write: Callable[[bytes], object]) -> None:
+        """Hand up to `max_frames` queued frames to `write` in one call (media
+        pump). Atomic with :meth:`clear`: frames taken here are written before
+        a clear can flush what was written, never after it."""
+        finished: list[asyncio.Future[bool]] = []
+        with self._lock:
+            frames: list[bytes] = []
+            while max_frames > 0 and self._segments:
+                frames.append(self._take_frame(finished))
+                max_frames -= 1
+            if frames:
+                write(frames[0] if len(frames) == 1 else b"".join(frames))
+        self._resolve_later(finished)
+
+    def _take_frame(self, finished: list[asyncio.Future[bool]]) -> bytes:
+        """The next frame, silence-padded at the end (caller holds _lock)."""
+        need = self.frame_bytes
+        parts: list[bytes] = []
+        while need and self._segments:
+            view, fut = self._segments[0]
+            chunk = view[self._offset : self._offset + need]
+            parts.append(bytes(chunk))
+            need -= len(chunk)
+            self._offset += len(chunk)
+            if self._offset >= len(view):
+                self._segments.popleft()
+                self._offset = 0
+                finished.append(fut)
         if need:
             parts.append(self._silence[:need])
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _resolve_later(self, finished: list[asyncio.Future[bool]]) -> None:
+        for fut in finished:
+            self._loop.call_soon_threadsafe(_resolve, fut)
 
 
 def _resolve(fut: asyncio.Future[bool]) -> None:

@@ -160,15 +160,10 @@ class LegAudio:
             heard = tap.read()
             if heard:
                 recording.add_heard(heard)
-        outbox = self.outbox
-        if outbox.busy:
+        if self.outbox.busy:
             room = tx_depth - engine.tx_queued
-            frames: list[bytes] = []
-            while room > 0 and outbox.busy:
-                frames.append(outbox.pull())
-                room -= 1
-            if frames:
-                engine.write(b"".join(frames))
+            if room > 0:
+                self.outbox.feed(room, engine.write)
 
     def _flush_tx(self) -> None:
         """Barge-in: what the tx ring holds stops at the next tick (any thread)."""

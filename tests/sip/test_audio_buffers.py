@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 from sip.audio_buffers import FrameInbox, FrameOutbox
 
@@ -33,6 +35,40 @@ async def test_outbox_segments_join_without_gaps() -> None:
     outbox.queue(b"\x02\x02\x02\x02")
     assert outbox.pull() == b"\x01\x01\x02\x02"
     assert outbox.pull() == b"\x02\x02\x00\x00"
+
+
+async def test_outbox_feeds_frames_in_one_write_and_clear_reaches_the_ring() -> None:
+    outbox = FrameOutbox(asyncio.get_running_loop(), frame_bytes=4)
+    ring: list[bytes] = []  # stands in for a ring port's tx ring
+    outbox.on_clear = ring.clear
+    done = outbox.queue(b"\x01" * 10)
+    outbox.feed(5, ring.append)
+    assert ring == [b"\x01" * 10 + b"\x00\x00"]  # three frames, the last padded
+    assert await asyncio.wait_for(done, 1) is True
+    outbox.queue(b"\x02" * 40)
+    outbox.feed(2, ring.append)
+    outbox.clear()  # barge-in: the frames already handed over go too
+    assert ring == [] and not outbox.busy
+
+
+async def test_outbox_clear_waits_for_a_feed_under_way() -> None:
+    loop = asyncio.get_running_loop()
+    outbox = FrameOutbox(loop, frame_bytes=4)
+    ring: list[bytes] = []
+    outbox.on_clear = ring.clear
+    outbox.queue(b"\x03" * 400)
+    writing = threading.Event()
+
+    def slow_write(frames: bytes) -> None:
+        writing.set()
+        time.sleep(0.1)  # a clear arriving now must not be overtaken
+        ring.append(frames)
+
+    feeder = loop.run_in_executor(None, outbox.feed, 5, slow_write)
+    await asyncio.to_thread(writing.wait, 1)
+    outbox.clear()
+    await feeder
+    assert ring == []
 
 
 async def test_inbox_delivers_frames_from_another_thread_in_order() -> None:
