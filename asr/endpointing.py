@@ -29,6 +29,9 @@ owner may say which with :meth:`Endpointer.set_complete_hint` (for example
 from a partial transcript, see :func:`looks_complete`); without a hint, an
 utterance with less than ``short_answer_ms`` of voiced audio counts as
 complete ("yes", "agent") and a longer one as incomplete.
+
+The settings are :class:`callcenter.core.listening.EndpointerConfig`
+(re-exported here), where each default is defined once.
 """
 
 from __future__ import annotations
@@ -38,34 +41,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-
-@dataclass(frozen=True)
-class EndpointerConfig:
-    """Endpointing for one dialog state; every value is in milliseconds."""
-
-    start_ms: int = 160
-    start_window_ms: int = 300
-    barge_in_confirm_ms: int = 100
-    end_silence_ms_complete: int = 300
-    end_silence_ms_incomplete: int = 1000
-    short_answer_ms: int = 800
-    min_speech_ms: int = 220
-    max_utterance_ms: int = 15000
-    no_input_timeout_ms: int | None = 8000
-    preroll_ms: int = 300
-
-    def __post_init__(self) -> None:
-        if not 0 < self.start_ms <= self.start_window_ms:
-            raise ValueError("need 0 < start_ms <= start_window_ms")
-        if self.end_silence_ms_complete <= 0 or self.end_silence_ms_incomplete <= 0:
-            raise ValueError("end silences must be positive")
-        if self.max_utterance_ms <= self.start_window_ms:
-            raise ValueError("max_utterance_ms must exceed start_window_ms")
-        if self.no_input_timeout_ms is not None and self.no_input_timeout_ms <= 0:
-            raise ValueError("no_input_timeout_ms must be positive or None")
-        if min(self.barge_in_confirm_ms, self.min_speech_ms, self.preroll_ms,
-               self.short_answer_ms) < 0:
-            raise ValueError("durations must not be negative")
+from callcenter.core.listening import EndpointerConfig as EndpointerConfig
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ raw; the composition root validates it with
 its file and line. :func:`asr_settings` validates a bare mapping (tools,
 tests) with the same kind of message.
 
-Per-dialog-state endpointing overrides the defaults under
-``asr.endpointing`` through :meth:`EndpointingSettings.to_config`.
+``asr.endpointing`` is the kernel's
+:class:`callcenter.core.listening.EndpointerConfig`, where every
+endpointing default is defined once; a dialog state's ``listen`` merges
+over it in :func:`dialog.listening.listen_settings`.
 """
 
 from __future__ import annotations
@@ -18,36 +20,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from asr.endpointing import EndpointerConfig
 from callcenter.core.errors import SettingsError
+from callcenter.core.listening import EndpointerConfig
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EndpointingSettings(_Section):
-    """Defaults of :class:`asr.endpointing.EndpointerConfig`, in milliseconds."""
-
-    start_ms: int = Field(160, gt=0)
-    start_window_ms: int = Field(300, gt=0)
-    barge_in_confirm_ms: int = Field(100, ge=20)
-    end_silence_ms_complete: int = Field(300, gt=0)
-    end_silence_ms_incomplete: int = Field(1000, gt=0)
-    short_answer_ms: int = Field(800, ge=0)
-    min_speech_ms: int = Field(220, ge=0)
-    max_utterance_ms: int = Field(15000, gt=0)
-    no_input_timeout_ms: int | None = Field(8000, gt=0)
-    preroll_ms: int = Field(300, ge=0)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EndpointingSettings:
-        self.to_config()
-        return self
-
-    def to_config(self, **overrides: Any) -> EndpointerConfig:
-        """An endpointer config from these defaults and a dialog state's overrides."""
-        return EndpointerConfig(**{**self.model_dump(), **overrides})
 
 
 class AsrSettings(_Section):
@@ -84,7 +62,7 @@ class AsrSettings(_Section):
     # Frames quieter than this are silence whatever webrtcvad says (it
     # otherwise hangs on ~100 ms past the speech); null: webrtcvad alone.
     vad_energy_floor_dbfs: float | None = Field(-55.0, le=0)
-    endpointing: EndpointingSettings = EndpointingSettings()
+    endpointing: EndpointerConfig = EndpointerConfig()
 
     @model_validator(mode="after")
     def _temperatures(self) -> AsrSettings:

@@ -141,7 +141,7 @@ class UtteranceStream:
     def from_settings(cls, recognizer: Recognizer, rate: int,
                       settings: AsrSettings) -> UtteranceStream:
         """A stream with the node's VAD, endpointing and partial settings."""
-        return cls(recognizer, rate, config=settings.endpointing.to_config(),
+        return cls(recognizer, rate, config=settings.endpointing,
                    vad_aggressiveness=settings.vad_aggressiveness,
                    vad_energy_floor_dbfs=settings.vad_energy_floor_dbfs,
                    partial_interval_ms=settings.partial_interval_ms,

@@ -21,8 +21,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asr.endpointing import EndpointerConfig
-from asr.settings import AsrSettings, EndpointingSettings
+from asr.settings import AsrSettings
 from asr.stream import Final, NoInput, Partial, UtteranceStream, VoiceOnset
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Recognizer, Synthesizer
@@ -46,7 +45,6 @@ class CallConversation:
         self.call = call
         self.rate = call.media.clock_rate
         self._synth = synthesizer
-        self._asr = asr
         self.stream = UtteranceStream.from_settings(recognizer, self.rate, asr)
         self._inputs: asyncio.Queue[CallerInput] = asyncio.Queue()
         self._digits: asyncio.Queue[str] = asyncio.Queue()
@@ -130,11 +128,13 @@ class CallConversation:
             raise CallGone("the caller hung up")
 
     async def listen(self, hints: Sequence[str], settings: ListenSettings) -> CallerInput:
-        """One caller turn: an utterance, DTMF keys, or nothing in time."""
-        config = endpointer_config(self._asr.endpointing, settings)
+        """One caller turn: an utterance, DTMF keys, or nothing in time.
+
+        `settings.endpointing` is the node's with the state's overrides
+        merged in (:func:`dialog.listening.listen_settings`)."""
         self._drop_stale_no_input()
         self._listening = True
-        self.stream.listen(config, hints)
+        self.stream.listen(settings.endpointing, hints)
         try:
             return await self._next_input(settings)
         finally:
@@ -198,21 +198,3 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
-
-
-def endpointer_config(defaults: EndpointingSettings, settings: ListenSettings
-                      ) -> EndpointerConfig:
-    """A dialog state's listening settings over the node's endpointing.
-
-    The state's `end_silence_ms` is the long (mid-sentence) silence; the
-    short one, for answers that sound finished, is the state's
-    `end_silence_complete_ms` or the node's, never longer than the long one.
-    """
-    complete = settings.end_silence_complete_ms or defaults.end_silence_ms_complete
-    return defaults.to_config(
-        end_silence_ms_complete=min(complete, settings.end_silence_ms),
-        end_silence_ms_incomplete=max(settings.end_silence_ms, complete),
-        min_speech_ms=(defaults.min_speech_ms if settings.min_speech_ms is None
-                       else settings.min_speech_ms),
-        max_utterance_ms=settings.max_utterance_ms,
-        no_input_timeout_ms=settings.no_input_ms)

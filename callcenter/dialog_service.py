@@ -79,12 +79,9 @@ class DialogService:
 
     @property
     def listen_defaults(self) -> ListenSettings:
-        """The node's endpointing (``asr.endpointing``) as the base that a
-        flow's and a state's ``listen`` override."""
-        node = self.asr.endpointing
-        return ListenSettings(end_silence_ms=node.end_silence_ms_incomplete,
-                              max_utterance_ms=node.max_utterance_ms,
-                              no_input_ms=node.no_input_timeout_ms or ListenSettings.no_input_ms)
+        """The node's listening settings: its endpointing (``asr.endpointing``),
+        which a flow's and a state's ``listen`` override."""
+        return ListenSettings(endpointing=self.asr.endpointing)
 
     def _call_rates(self) -> list[int]:
         """The audio rates calls will have: 8 kHz for G.711, 16 kHz for G.722."""

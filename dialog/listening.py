@@ -3,7 +3,11 @@
     listen_settings(flow.spec, state)   -> ListenSettings(barge_in=..., max_digits=1, ...)
     recognition_hints(state)            -> ("confirm", "cancel", ..., "agent", ...)
 
-Settings cascade engine defaults <- flow `listen` <- state `listen`; the
+Settings merge here and only here: the state's `listen` over the flow's, over
+the node's (its ``asr.endpointing``, a
+:class:`callcenter.core.listening.EndpointerConfig`, where each endpointing
+default is defined). A key a `listen` leaves out, or sets to null, keeps the
+value from below, so a node's null (no no-input timeout) stays null. The
 number of DTMF keys to collect follows from what the state asks for. Hints
 are the state's keywords and phrases, the words of its slot type, and the
 words that always reach a person.
@@ -11,8 +15,10 @@ words that always reach a person.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
+from typing import Any
 
+from callcenter.core.listening import EndpointerConfig
 from dialog.datetimes import MONTHS, WEEKDAYS
 from dialog.flow import FlowSpec, ListenSpec, StateSpec
 from dialog.intents import GLOBAL_INTENTS
@@ -36,16 +42,28 @@ _MAX_DIGITS = {SlotType.YES_NO: 1, SlotType.NUMBER: 9, SlotType.DATE: 4, SlotTyp
                SlotType.TEXT: 1}
 
 
-def _apply(settings: ListenSettings, spec: ListenSpec) -> ListenSettings:
-    given = {f.name: getattr(spec, f.name) for f in fields(settings)
-             if f.name in ListenSpec.model_fields and getattr(spec, f.name) is not None}
-    return replace(settings, **given)
+# A `listen` key of a flow or state, and the endpointing setting it sets.
+_ENDPOINTING = {
+    "end_silence_ms": "end_silence_ms_incomplete",
+    "end_silence_complete_ms": "end_silence_ms_complete",
+    "min_speech_ms": "min_speech_ms",
+    "max_utterance_ms": "max_utterance_ms",
+    "no_input_ms": "no_input_timeout_ms",
+}
+_DIALOG = ("barge_in", "min_confidence")
+
+
+def _given(spec: ListenSpec) -> dict[str, Any]:
+    return {name: value for name, value in spec if value is not None}
 
 
 def listen_settings(flow: FlowSpec, state: StateSpec,
                     defaults: ListenSettings | None = None) -> ListenSettings:
-    """The settings for listening (and for speaking the prompt) in `state`."""
-    settings = _apply(_apply(defaults or ListenSettings(), flow.listen), state.listen)
+    """The settings for listening (and for speaking the prompt) in `state`,
+    over `defaults`, the node's (default: :class:`ListenSettings`' own)."""
+    base = defaults or ListenSettings()
+    node = base.endpointing
+    given = {**_given(flow.listen), **_given(state.listen)}
     max_digits = 1
     if state.ask is not None:
         kind = state.ask.type
@@ -56,8 +74,16 @@ def listen_settings(flow: FlowSpec, state: StateSpec,
         # ends one, unless the state itself says otherwise (a flow-wide
         # short silence does not apply here).
         if kind in _SAID_IN_PIECES and state.listen.end_silence_complete_ms is None:
-            settings = replace(settings, end_silence_complete_ms=settings.end_silence_ms)
-    return replace(settings, max_digits=max_digits)
+            given["end_silence_complete_ms"] = given.get("end_silence_ms",
+                                                         node.end_silence_ms_incomplete)
+    endpointing = node.model_dump()
+    endpointing.update({_ENDPOINTING[k]: v for k, v in given.items() if k in _ENDPOINTING})
+    # A state may set either silence; the short one never exceeds the long one.
+    short, long = sorted((endpointing["end_silence_ms_complete"],
+                          endpointing["end_silence_ms_incomplete"]))
+    endpointing.update(end_silence_ms_complete=short, end_silence_ms_incomplete=long)
+    return replace(base, endpointing=EndpointerConfig(**endpointing), max_digits=max_digits,
+                   **{k: v for k, v in given.items() if k in _DIALOG})
 
 
 def recognition_hints(state: StateSpec) -> tuple[str, ...]:

@@ -18,31 +18,28 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callcenter.core.call import CallInfo
+from callcenter.core.listening import EndpointerConfig
 
 
 @dataclass(frozen=True)
 class ListenSettings:
     """How to listen for one caller turn.
 
+    :func:`dialog.listening.listen_settings` makes one for each state: the
+    state's ``listen`` merged over the flow's, over the node's settings (a
+    runner given none starts from these defaults).
+
+    `endpointing`: for the recognizer: the end silences (short for an answer
+    that sounds finished, long otherwise), the voice that makes an utterance,
+    its maximum length, and the no-input timeout after which `listen`
+    returns `CallerInput.no_input()` (None: no timeout).
     `barge_in`: the caller may interrupt the prompt (off for a legal notice).
-    `end_silence_ms`: silence that ends an utterance (VAD endpointing).
-    `end_silence_complete_ms`: the shorter silence that ends an answer that
-    already sounds finished (None: the engine's default).
-    `min_speech_ms`: voice needed for an utterance; shorter sounds (a cough)
-    are ignored (None: the engine's default).
-    `max_utterance_ms`: an utterance is cut off after this long.
-    `no_input_ms`: with nothing heard or pressed for this long, `listen`
-    returns `CallerInput.no_input()`.
     `max_digits`: DTMF collection ends after this many keys (or on #).
     `min_confidence`: speech recognized below it counts as not understood.
     """
 
+    endpointing: EndpointerConfig = field(default_factory=EndpointerConfig)
     barge_in: bool = True
-    end_silence_ms: int = 800
-    end_silence_complete_ms: int | None = None
-    min_speech_ms: int | None = None
-    max_utterance_ms: int = 15000
-    no_input_ms: int = 6000
     max_digits: int = 1
     min_confidence: float = 0.0
 

@@ -166,7 +166,7 @@ def test_confirmed_speech_cancels_no_input() -> None:
 
 
 def test_min_speech_raises_the_confirmation_so_starts_and_ends_pair() -> None:
-    ep = Endpointer(EndpointerConfig(barge_in_confirm_ms=0, min_speech_ms=400))
+    ep = Endpointer(EndpointerConfig(barge_in_confirm_ms=20, min_speech_ms=400))
     assert run(ep, "1" * ms(300) + "0" * ms(1500)) == []
     events = run(ep, "1" * ms(500) + "0" * ms(1500), start=200)
     assert [type(e) for _, e in events] == [SpeechStarted, UtteranceEnded]
@@ -176,7 +176,7 @@ def test_min_speech_raises_the_confirmation_so_starts_and_ends_pair() -> None:
 
 
 def test_immediate_confirmation_at_onset() -> None:
-    ep = Endpointer(EndpointerConfig(barge_in_confirm_ms=0, min_speech_ms=0))
+    ep = Endpointer(EndpointerConfig(barge_in_confirm_ms=20, min_speech_ms=0))
     events = run(ep, "0" * 10 + "1" * ms(200))
     (index, event), = events
     assert isinstance(event, SpeechStarted) and index == 10 + ms(160) - 1  # start_ms opens it
@@ -239,6 +239,8 @@ def test_state_readers() -> None:
     {"max_utterance_ms": 100},
     {"no_input_timeout_ms": 0},
     {"preroll_ms": -1},
+    {"barge_in_confirm_ms": 10},
+    {"colour": "red"},
 ])
 def test_invalid_configs_are_refused(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError):

@@ -15,15 +15,17 @@ def test_defaults() -> None:
     settings = asr_settings(None)
     assert settings == AsrSettings()
     assert settings.model is None and settings.window_s == 30
-    assert settings.endpointing.to_config() == EndpointerConfig()
+    assert settings.endpointing == EndpointerConfig()
 
 
-def test_values_and_per_state_overrides() -> None:
+def test_values_and_endpointing() -> None:
     settings = asr_settings({"model": "/models/small", "language": "de", "window_s": 15,
-                             "endpointing": {"end_silence_ms_complete": 400}})
+                             "endpointing": {"end_silence_ms_complete": 400,
+                                             "no_input_timeout_ms": None}})
     assert settings.model == Path("/models/small")
-    config = settings.endpointing.to_config(no_input_timeout_ms=None)
+    config = settings.endpointing
     assert config.end_silence_ms_complete == 400 and config.no_input_timeout_ms is None
+    assert config.end_silence_ms_incomplete == EndpointerConfig().end_silence_ms_incomplete
 
 
 @pytest.mark.parametrize(("raw", "named"), [
@@ -33,6 +35,7 @@ def test_values_and_per_state_overrides() -> None:
     ({"bias": "loud"}, "asr.bias"),
     ({"colour": "red"}, "asr.colour"),
     ({"endpointing": {"start_ms": 500}}, "asr.endpointing"),
+    ({"endpointing": {"barge_in_confirm_ms": 0}}, "asr.endpointing.barge_in_confirm_ms"),
     ({"temperatures": []}, "asr"),
 ])
 def test_bad_values_name_the_setting(raw: dict[str, object], named: str) -> None:

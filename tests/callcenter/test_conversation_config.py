@@ -1,31 +1,24 @@
-"""How a dialog state's listening settings become the endpointer's (no calls)."""
+"""How the node's endpointing settings reach a dialog state's listening (no calls)."""
 
 from __future__ import annotations
 
-from asr.settings import EndpointingSettings
-from callcenter.conversation import endpointer_config
-from dialog.ports import ListenSettings
-
-NODE = EndpointingSettings(end_silence_ms_complete=300, min_speech_ms=220)
+from callcenter.core.listening import EndpointerConfig
+from callcenter.core.settings import load_settings
+from callcenter.dialog_service import DialogService
 
 
-def test_the_state_sets_the_long_silence_and_the_node_the_short_one() -> None:
-    config = endpointer_config(NODE, ListenSettings(end_silence_ms=700, max_utterance_ms=12000,
-                                                    no_input_ms=6000))
-    assert (config.end_silence_ms_complete, config.end_silence_ms_incomplete) == (300, 700)
-    assert (config.min_speech_ms, config.max_utterance_ms, config.no_input_timeout_ms) == (
-        220, 12000, 6000)
+def node_defaults(**environ: str) -> EndpointerConfig:
+    settings = load_settings(environ=environ)
+    service = DialogService(settings, store=None, journal=None)  # type: ignore[arg-type]
+    return service.listen_defaults.endpointing
 
 
-def test_a_state_may_set_the_short_silence_and_the_minimum_speech() -> None:
-    config = endpointer_config(NODE, ListenSettings(end_silence_ms=1500,
-                                                    end_silence_complete_ms=600,
-                                                    min_speech_ms=0))
-    assert (config.end_silence_ms_complete, config.end_silence_ms_incomplete) == (600, 1500)
-    assert config.min_speech_ms == 0
+def test_the_node_hands_its_whole_endpointing_to_the_dialog() -> None:
+    assert node_defaults() == EndpointerConfig()
+    assert node_defaults(CALLCENTER__ASR__ENDPOINTING__PREROLL_MS="120").preroll_ms == 120
 
 
-def test_the_short_silence_is_never_the_longer() -> None:
-    config = endpointer_config(NODE, ListenSettings(end_silence_ms=200))
-    assert config.end_silence_ms_complete == 200
-    assert config.end_silence_ms_incomplete >= config.end_silence_ms_complete
+def test_a_null_no_input_timeout_stays_null() -> None:
+    """It used to become 6000 ms on the way to the dialog."""
+    got = node_defaults(CALLCENTER__ASR__ENDPOINTING__NO_INPUT_TIMEOUT_MS="null")
+    assert got.no_input_timeout_ms is None

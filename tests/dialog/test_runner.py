@@ -219,7 +219,8 @@ async def test_listening_settings_and_hints_follow_the_state(clinic: Flow) -> No
     assert {"confirm", "cancel", "reschedule", "agent", "operator"} <= set(menu_hints)
     assert {"Tuesday", "June", "tomorrow", "representative"} <= set(day_hints)
     assert (menu.max_digits, day.max_digits, at.max_digits, yes_no.max_digits) == (1, 4, 4, 1)
-    assert (menu.end_silence_ms, menu.no_input_ms, menu.barge_in) == (700, 6000, True)
+    assert (menu.endpointing.end_silence_ms_incomplete, menu.endpointing.no_input_timeout_ms,
+            menu.barge_in) == (700, 6000, True)
     assert call.record["time"] == "14:00"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from callcenter.core.listening import EndpointerConfig
 from dialog.flow import Flow
 from dialog.flow_loader import load_flow
 from dialog.ports import CallData, Ending, ListenSettings, TransferTarget
@@ -79,6 +80,12 @@ def run_call(tmp_path: Path, *script: object, accept: bool = True,
     return io, transfers, store, runner
 
 
+def silences_and_speech(settings: ListenSettings) -> tuple[int, int, int]:
+    """The long and the short end silence and the minimum speech of a turn."""
+    got = settings.endpointing
+    return got.end_silence_ms_incomplete, got.end_silence_ms_complete, got.min_speech_ms
+
+
 async def test_digits_slot_by_voice_and_data_written_as_typed(tmp_path: Path) -> None:
     io, _, store, runner = run_call(tmp_path, say("pin"), say("one two three"),
                                     say("one two three four"))
@@ -102,29 +109,33 @@ async def test_digit_groups_and_notes_are_not_cut_at_the_short_silence(tmp_path:
     (_, menu), (_, pin) = io.listens
     # the flow sets 400 ms for answers that sound finished; a pin is read in
     # groups, so its state waits for the long silence
-    assert menu.end_silence_complete_ms == 400
-    assert pin.end_silence_complete_ms == pin.end_silence_ms == 800
+    assert menu.endpointing.end_silence_ms_complete == 400
+    assert pin.endpointing.end_silence_ms_complete == 1000  # the node's long silence
+    assert pin.endpointing.end_silence_ms_incomplete == 1000
 
 
 async def test_endpointing_is_set_per_flow_and_state(tmp_path: Path) -> None:
     io, _, _, runner = run_call(tmp_path, press("2"), say("call me after five"))
     await runner.run()
     (_, menu), (_, note) = io.listens
-    assert (menu.end_silence_ms, menu.end_silence_complete_ms, menu.min_speech_ms) == (
-        800, 400, 150)
+    assert silences_and_speech(menu) == (1000, 400, 150)
     # a free-text note waits for its long silence (see the test above)
-    assert (note.end_silence_ms, note.end_silence_complete_ms, note.min_speech_ms) == (
-        1500, 1500, 250)
+    assert silences_and_speech(note) == (1500, 1500, 250)
 
 
 async def test_the_node_sets_what_flow_and_state_leave_open(tmp_path: Path) -> None:
-    node = ListenSettings(end_silence_ms=1000, max_utterance_ms=20000, no_input_ms=8000)
+    node = ListenSettings(endpointing=EndpointerConfig(
+        end_silence_ms_incomplete=1200, max_utterance_ms=20000, no_input_timeout_ms=None,
+        preroll_ms=100))
     io, _, _, runner = run_call(tmp_path, press("2"), say("call me after five"),
                                 listen_defaults=node)
     await runner.run()
     (_, menu), (_, note) = io.listens
-    assert (menu.end_silence_ms, menu.max_utterance_ms, menu.no_input_ms) == (1000, 20000, 8000)
-    assert note.end_silence_ms == 1500  # the state's own
+    got = menu.endpointing
+    assert (got.end_silence_ms_incomplete, got.max_utterance_ms, got.preroll_ms) == (
+        1200, 20000, 100)
+    assert got.no_input_timeout_ms is None  # the node's "no timeout" stays so
+    assert note.endpointing.end_silence_ms_incomplete == 1500  # the state's own
 
 
 async def test_failed_transfer_goes_to_on_fail(tmp_path: Path) -> None:
