@@ -1,12 +1,14 @@
 """A dense node: hundreds of concurrent recorded calls on one engine process.
 
 Prints ONE JSON line on stdout (everything else goes to stderr). Root is
-needed (the engine's RTP is captured on ``lo`` with a raw socket), and so is
+needed (tcpdump captures the engine's RTP on ``lo``), and so is
 a pjsua2 build whose probed call limit is at least ``--calls`` (``make
 dense``); with the stock 4-call wheel the benchmark says so and fails.
 
 ``callcenter serve`` runs with no dialog flow and recording on, RTP on
-42000+. sipp (Debian ``sip-tester``) places the calls: each streams a looping
+42000+. The engine's outgoing RTP is captured by tcpdump (Debian
+``tcpdump``; BPF-filtered in the kernel, nanosecond stamps). sipp (Debian
+``sip-tester``) places the calls: each streams a looping
 μ-law tone to the engine (``rtp_stream``) for ``--hold`` seconds, then hangs
 up. Three parts:
 
@@ -33,6 +35,7 @@ import argparse
 import hashlib
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,8 +46,8 @@ from typing import Any
 
 import numpy as np
 from _common import json_stdout, run_measurement, setup_logging, write_result
-from _proc import CLK_TCK, proc_cpu_ticks, rss_mb
-from _rtp_capture import RtpCapture, analyse
+from _proc import CLK_TCK, proc_cpu_ticks, rss_mb, system_cpu
+from _rtp_capture import TcpdumpCapture, analyse
 
 from tests.support.audio import tone, write_wav
 from tests.support.processes import EngineProcess
@@ -152,8 +155,6 @@ class Sipp:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()
-        import re
-
         def counter(name: str) -> int:
             found = re.findall(rf"{name}\s*\|\s*\d+\s*\|\s*(\d+)", out)
             return int(found[-1]) if found else -1
@@ -175,8 +176,6 @@ def start_engine(work: Path, name: str, hold_wav: Path | None, max_calls: int
 
 
 def probed_limit(engine: EngineProcess) -> int:
-    import re
-
     match = re.search(r"(\d+) calls per process", engine.log)
     return int(match.group(1)) if match else 0
 
@@ -230,27 +229,30 @@ def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path 
             raise RuntimeError(f"this pjsua2 build holds {limit} calls; {calls} wanted "
                                "(build the dense one: make dense)")
         pid = engine.proc.pid if engine.proc else 0
-        capture = RtpCapture(RTP_BASE, RTP_BASE + RTP_RANGE)
         ramp_s = calls / ramp_cps
         sipp = Sipp(work, engine.port, calls=calls, limit=calls, rate=ramp_cps,
                     hold_s=hold_s, timeout_s=hold_s + ramp_s + 60)
         time.sleep(ramp_s + 3.0)  # every call up, greetings over
         rss_before = rss_mb(pid)
+        sipp_pid = sipp.proc.pid
         cpu0, t0 = proc_cpu_ticks(pid), time.monotonic()
-        t0_ns = time.monotonic_ns()
-        capture.streams.clear()
-        capture.recording = True
+        sipp0, sys0 = proc_cpu_ticks(sipp_pid), system_cpu()
+        capture = TcpdumpCapture(RTP_BASE, RTP_BASE + RTP_RANGE, str(work / f"{name}.pcap"))
+        t0_ns = time.time_ns()
         time.sleep(window_s)
-        capture.recording = False
+        capture.stop()
         cpu1, t1 = proc_cpu_ticks(pid), time.monotonic()
+        sipp1, sys1 = proc_cpu_ticks(sipp_pid), system_cpu()
         rss = rss_mb(pid)
         rtp = {port: pkts for port, pkts in capture.streams.items() if port % 2 == 0}
         gaps = analyse(rtp, t0_ns)  # RTP only: RTCP (odd ports) comes every 5 s
         streams_seen = len(rtp)
-        capture.close()
         sip_result = sipp.wait()
         cpu_pct = 100.0 * (cpu1 - cpu0) / CLK_TCK / (t1 - t0)
+        sipp_pct = 100.0 * (sipp1 - sipp0) / CLK_TCK / (t1 - t0)
+        busy_pct = 100.0 * (sys1[0] - sys0[0]) / max(1, sys1[1] - sys0[1])
         rec = check_recordings(engine, calls)
+        scheduled = re.search(r"media threads scheduled as (.+)", engine.log)
     finally:
         engine.stop()
     gaps.pop("per_stream", None)
@@ -259,8 +261,14 @@ def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path 
             "window_s": window_s, "max_gap_ms": gaps["max_gap_ms"],
             "p99_gap_ms": gaps["p99_gap_ms"], "gaps_over_40ms": gaps["gaps_over_40ms"],
             "rtp_lost": gaps["rtp_seq_lost"], "worst_gaps": gaps["worst_gaps"][:5],
+            "capture_dropped": capture.dropped,
+            "media_threads": scheduled.group(1).strip() if scheduled else "default",
             "cpu_pct": round(cpu_pct, 1), "cpu_pct_per_call": round(cpu_pct / calls, 3),
-            "rss_mb": rss, "rss_mb_before_window": rss_before, **rec}
+            "rss_mb": rss, "rss_mb_before_window": rss_before,
+            # The callers share the machine: sipp's CPU, and the machine's
+            # busy share of both cores (other work running shows up there).
+            "sipp_cpu_pct": round(sipp_pct, 1), "machine_busy_pct": round(busy_pct, 1),
+            "loadavg_1m": round(os.getloadavg()[0], 2), **rec}
 
 
 def setup_rate(work: Path, rates: list[float], calls_per_step: int) -> dict[str, Any]:
@@ -329,7 +337,8 @@ def main() -> int:
                 for n in (int(x) for x in args.knee.split(",")):
                     step = steady_run(work, f"knee{n}", n, 30.0, None, 10.0, args.ramp_cps)
                     steps.append({k: step[k] for k in ("calls", "answered", "max_gap_ms",
-                                                        "cpu_pct", "rtp_lost")})
+                                                        "p99_gap_ms", "cpu_pct", "rtp_lost",
+                                                        "machine_busy_pct")})
                     if step["answered"] < n or (step["max_gap_ms"] or 1e9) > TARGET_GAP_MS:
                         break
                     knee = n

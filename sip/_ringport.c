@@ -134,6 +134,14 @@ int ringport_get_frame(void *port, pj_frame *frame)
     return 0;
 }
 
+/* pjmedia 2.15's bridge wants an on_destroy: the port's memory is never
+ * freed (ports are pooled for the node's life), so there is nothing to do. */
+int ringport_on_destroy(void *port)
+{
+    (void)port;
+    return 0;
+}
+
 /* -- Python side (ctypes) ------------------------------------------------- */
 
 void *ringport_new(uint32_t frame_bytes, uint32_t rx_frames, uint32_t tx_frames)

@@ -178,8 +178,11 @@ class MediaPort:
         info = _PortInfo.from_address(address)
         if status != 0 or info.aud.clock_rate != clock_rate or info.aud.channel_count != 1:
             raise MediaError(f"pjmedia_port_info_init failed for {name} (status {status})")
+        # on_destroy follows get_frame in every release (2.12-2.15).
+        on_destroy = layout.get_frame + ctypes.sizeof(ctypes.c_void_p)
         for offset, fn in ((layout.put_frame, ring.ringport_put_frame),
-                           (layout.get_frame, ring.ringport_get_frame)):
+                           (layout.get_frame, ring.ringport_get_frame),
+                           (on_destroy, ring.ringport_on_destroy)):
             ctypes.c_void_p.from_address(address + offset).value = ctypes.cast(
                 fn, ctypes.c_void_p).value
 

@@ -35,6 +35,7 @@ from sip.call_gate import CallGate, address_host
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
 from sip.leg_audio import PortPool, RecordingSink
 from sip.loop_players import LoopPlayers
+from sip.media_priority import MediaPriority
 from sip.media_pump import MediaPump
 from sip.pj_call import PjCall
 from sip.rx_data import header_value, strip_tag
@@ -92,6 +93,7 @@ class SipNode:
         self.loop = asyncio.get_running_loop()
         self.thread = SipThread()
         self.media_pump = MediaPump()
+        self.media_priority = MediaPriority(settings.realtime_media)
         self.port_pool = PortPool(self.media_pump)
         self.loop_players = LoopPlayers()
         self.clock_rate = settings.clock_rate
@@ -328,13 +330,16 @@ class SipNode:
         return self.recording_opener(call, clock_rate) if self.recording_opener else None
 
     def _watch_media(self) -> None:
-        """SIP thread, once a second: end calls that hold a slot without RTP.
+        """SIP thread, once a second: end calls that hold a slot without RTP,
+        and give a new pjmedia clock thread its real-time priority.
 
         An inbound call that never sent RTP gets ``first_rtp_timeout_s``
         (no_media); one whose RTP stopped gets ``media_timeout_s``
         (media_timeout), as do calls without RTP that the first check spares:
         legs the engine dialled (an agent's phone may suppress silence) and
         every call when it is off."""
+        if self._calls:
+            self.media_priority.apply()
         now = time.monotonic()
         timeout = self.settings.media_timeout_s
         for call in list(self._calls.values()):

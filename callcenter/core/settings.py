@@ -105,6 +105,9 @@ class SipSettings(_Section):
     # An answered inbound call with no RTP at all this long after its media
     # started is ended (no_media); 0 = never (media_timeout_s applies).
     first_rtp_timeout_s: float = Field(5.0, ge=0)
+    # Real-time scheduling (SCHED_RR) for pjmedia's clock and media threads
+    # when the process may (CAP_SYS_NICE), else a lower nice value.
+    realtime_media: bool = True
     retry_after_s: int = Field(5, ge=1, le=3600)
     reserved_slots: int = Field(0, ge=0)
     reserved_numbers: list[str] = []
