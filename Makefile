@@ -25,6 +25,11 @@ bench:
 	-.venv/bin/python bench/voice_latency.py
 	-.venv/bin/python bench/voice_latency.py --load
 	-.venv/bin/python bench/barge_in.py
+	-.venv/bin/python bench/escalation.py
+	-.venv/bin/python bench/dnc_lookup.py
+	# 200 calls and the knee need the dense build (scripts/test-dense makes
+	# .venv-dense) and Debian's tcpdump.
+	-[ -x .venv-dense/bin/python ] && .venv-dense/bin/python bench/dense_node.py --knee 300,400,500,600
 
 # A high-capacity pjsua2 (1024 calls, epoll) built from source into .venv;
 # kept by later bootstraps. `make stock` goes back to the pinned wheel.

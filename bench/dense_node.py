@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 from _common import json_stdout, run_measurement, setup_logging, write_result
-from _proc import CLK_TCK, proc_cpu_ticks, rss_mb, system_cpu
+from _proc import CLK_TCK, proc_cpu_ticks, rss_mb, system_cpu, udp_ports_of
 from _rtp_capture import TcpdumpCapture, analyse
 
 from tests.support.audio import tone, write_wav
@@ -244,8 +244,12 @@ def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path 
         cpu1, t1 = proc_cpu_ticks(pid), time.monotonic()
         sipp1, sys1 = proc_cpu_ticks(sipp_pid), system_cpu()
         rss = rss_mb(pid)
-        rtp = {port: pkts for port, pkts in capture.streams.items() if port % 2 == 0}
-        gaps = analyse(rtp, t0_ns)  # RTP only: RTCP (odd ports) comes every 5 s
+        # RTP only (RTCP, on odd ports, comes every 5 s), and only from this
+        # engine's sockets: other processes may use ports in the range.
+        owned = udp_ports_of(pid)
+        rtp = {port: pkts for port, pkts in capture.streams.items()
+               if port % 2 == 0 and port in owned}
+        gaps = analyse(rtp, t0_ns)
         streams_seen = len(rtp)
         sip_result = sipp.wait()
         cpu_pct = 100.0 * (cpu1 - cpu0) / CLK_TCK / (t1 - t0)
@@ -335,7 +339,8 @@ def main() -> int:
                 knee = 0
                 steps = []
                 for n in (int(x) for x in args.knee.split(",")):
-                    step = steady_run(work, f"knee{n}", n, 30.0, None, 10.0, args.ramp_cps)
+                    hold_s = n / args.ramp_cps + 25.0  # every call still up in the window
+                    step = steady_run(work, f"knee{n}", n, hold_s, None, 10.0, args.ramp_cps)
                     steps.append({k: step[k] for k in ("calls", "answered", "max_gap_ms",
                                                         "p99_gap_ms", "cpu_pct", "rtp_lost",
                                                         "machine_busy_pct")})

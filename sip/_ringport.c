@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define PORT_BYTES 256 /* room for any release's pjmedia_port (2.15: 120) */
 #define FRAME_TYPE_NONE 0
@@ -108,9 +110,26 @@ static int ring_pop(ring *r, uint8_t *dst)
 
 /* -- pjmedia callbacks (clock thread) ------------------------------------ */
 
+/* The OS id of the thread that last started calling the callbacks: the
+ * bridge's clock thread, which Python may give real-time priority (pjlib
+ * 2.12 does not name its threads, so this is the one way to find it). */
+static _Atomic long clock_tid = 0;
+static __thread int clock_tid_noted = 0;
+
+static inline void note_clock_thread(void)
+{
+    if (!clock_tid_noted) {
+        clock_tid_noted = 1;
+        atomic_store(&clock_tid, (long)syscall(SYS_gettid));
+    }
+}
+
+long ringport_clock_tid(void) { return atomic_load(&clock_tid); }
+
 int ringport_put_frame(void *port, pj_frame *frame)
 {
     ring_port *p = (ring_port *)port;
+    note_clock_thread();
     if (!atomic_load_explicit(&p->rx_enabled, memory_order_relaxed))
         return 0;
     if (frame->type == FRAME_TYPE_AUDIO && frame->size == p->rx.frame_bytes && frame->buf)

@@ -141,6 +141,7 @@ def ring_lib() -> ctypes.CDLL:
     lib.ringport_rx_count.argtypes = [ctypes.c_void_p]
     lib.ringport_flush_tx.argtypes = [ctypes.c_void_p]
     lib.ringport_counters.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]
+    lib.ringport_clock_tid.restype = ctypes.c_long
     if lib.ringport_port_bytes() < _PORT_BYTES:
         raise MediaError("sip/_ringport.c reserves less room than a pjmedia_port needs")
     return lib
@@ -226,6 +227,13 @@ class MediaPort:
         out = (ctypes.c_uint64 * 2)()
         ring_lib().ringport_counters(self.address, out)
         return int(out[0]), int(out[1])
+
+
+def clock_thread_id() -> int | None:
+    """The OS thread id of the bridge's clock (the last thread that began
+    calling the ring ports), or None before any call's audio ran."""
+    tid = int(ring_lib().ringport_clock_tid())
+    return tid or None
 
 
 def conf_connect(source: int, sink: int) -> None:

@@ -11,9 +11,11 @@ their ticks on time under load.
 
 It needs CAP_SYS_NICE (root has it). Without it the threads get the
 lowest nice value the process may set, else they are left as they are; the
-node logs once which it got. pjlib names its threads, so they are found by
-name in ``/proc/self/task``; the clock thread is created when the first
-call's audio starts and again after the bridge is restarted, so
+node logs once which it got. pjlib 2.15 names its threads, so they are
+found by name in ``/proc/self/task``; pjlib 2.12 does not, so the clock
+thread is also taken from the ring ports, which note the thread that calls
+them (``extra_threads``). The clock thread is created when the first call's
+audio starts and again after the bridge is restarted, so
 :meth:`MediaPriority.apply` is called periodically and handles each thread
 once.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -35,8 +38,10 @@ NICE = -10
 class MediaPriority:
     """Raises the scheduling priority of pjmedia's threads of this process."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True,
+                 extra_threads: Callable[[], Iterable[int | None]] = tuple) -> None:
         self.enabled = enabled
+        self._extra_threads = extra_threads
         self._done: set[int] = set()
         self._reported = False
         self.policy = "unchanged"
@@ -45,7 +50,9 @@ class MediaPriority:
         """Handle every media thread not seen yet (cheap: one /proc listing)."""
         if not self.enabled:
             return
-        for tid in self._media_threads():
+        found = self._media_threads()
+        found += [tid for tid in self._extra_threads() if tid is not None]
+        for tid in found:
             if tid not in self._done:
                 self._done.add(tid)
                 self.policy = _raise(tid)

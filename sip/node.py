@@ -35,6 +35,7 @@ from sip.call_gate import CallGate, address_host
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
 from sip.leg_audio import PortPool, RecordingSink
 from sip.loop_players import LoopPlayers
+from sip.media_port import clock_thread_id
 from sip.media_priority import MediaPriority
 from sip.media_pump import MediaPump
 from sip.pj_call import PjCall
@@ -93,7 +94,8 @@ class SipNode:
         self.loop = asyncio.get_running_loop()
         self.thread = SipThread()
         self.media_pump = MediaPump()
-        self.media_priority = MediaPriority(settings.realtime_media)
+        self.media_priority = MediaPriority(settings.realtime_media,
+                                            lambda: (clock_thread_id(),))
         self.port_pool = PortPool(self.media_pump)
         self.loop_players = LoopPlayers()
         self.clock_rate = settings.clock_rate
