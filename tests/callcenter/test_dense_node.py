@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callcenter.core.call import EndReason
 from callcenter.greeting import CHIME_NOTES_HZ
 from tests.callcenter.test_sip_robustness import (
     EngineFactory,
-    assert_alive,
     ended_records,
-    steady_status,
+    sequential_calls_leak_nothing,
 )
 from tests.support.audio import level_at, read_wav, tone, write_wav
 from tests.support.processes import EngineProcess, dial_result, start_dial
-from tests.support.sipp import run_sipp
 
 pytestmark = pytest.mark.e2e
 
@@ -96,27 +92,4 @@ def _best_level(samples: np.ndarray, rate: int, freq: float) -> float:
 def test_1000_sequential_calls_leak_nothing(engine_factory: EngineFactory,
                                             tmp_path: Path) -> None:
     engine = dense_engine(engine_factory, {"sip": {"max_calls": 64}})
-    warm = run_sipp(engine.port, cwd=tmp_path, calls=20, limit=10, rate=50, pause_ms=200,
-                    timeout_s=30)
-    assert warm.returncode == 0, str(warm)
-    base = steady_status(engine)
-    started = time.monotonic()
-    result = run_sipp(engine.port, cwd=tmp_path, calls=1000, limit=10, rate=50, pause_ms=200,
-                      timeout_s=180)
-    took = time.monotonic() - started
-    assert_alive(engine)
-    assert result.returncode == 0 and result.successful == 1000, str(result)
-    after = steady_status(engine, timeout=30)
-    print(f"1000 calls in {took:.1f} s; before {base}; after {after}")
-    assert after["active_calls"] == 0
-    # Media ports are pooled (2 per pooled leg), never deleted while running:
-    # the pool may grow to the peak of concurrent legs, nothing else may.
-    assert after["conf_ports"] - 2 * after["pooled_ports"] == (
-        base["conf_ports"] - 2 * base["pooled_ports"])
-    assert after["pooled_ports"] <= 10 + 2  # sipp's limit, and a call or two ending
-    assert after["threads"] == base["threads"]
-    assert after["fds"] <= base["fds"] + 2
-    records = ended_records(engine, 1020, timeout=60)
-    assert {r.end_reason for r in records} == {EndReason.CALLER_HANGUP}
-    assert not re.search(r"Assertion|Traceback", engine.log), engine.log[-4000:]
-    assert np.all([r.recording_sha256 for r in records])
+    sequential_calls_leak_nothing(engine, tmp_path, calls=1000, limit=10, rate=50)

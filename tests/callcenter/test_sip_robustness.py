@@ -291,31 +291,41 @@ def test_sigterm_ends_calls_with_bye(engine_factory: EngineFactory) -> None:
 
 
 # -- 6. no leaks over many calls --------------------------------------------------------
-def test_200_sequential_calls_leak_nothing(engine_factory: EngineFactory,
-                                           tmp_path: Path) -> None:
-    engine = engine_factory()
-    warm = run_sipp(engine.port, cwd=tmp_path, pause_ms=200, timeout_s=20)
+def sequential_calls_leak_nothing(engine: EngineProcess, tmp_path: Path, calls: int,
+                                  limit: int, rate: float) -> None:
+    """`calls` short sipp calls, at most `limit` at once: afterwards the node
+    holds no more calls, ports, threads or descriptors than before, beyond
+    the port pool's growth to the peak of concurrent legs."""
+    warm = run_sipp(engine.port, cwd=tmp_path, calls=limit, limit=limit, pause_ms=200,
+                    timeout_s=30)
     assert warm.returncode == 0, str(warm)
     base = steady_status(engine)
     started = time.monotonic()
-    result = run_sipp(engine.port, cwd=tmp_path, calls=200, limit=1, rate=20, pause_ms=100,
-                      timeout_s=80)
+    result = run_sipp(engine.port, cwd=tmp_path, calls=calls, limit=limit, rate=rate,
+                      pause_ms=100, timeout_s=int(calls / rate) + 60)
     took = time.monotonic() - started
     assert_alive(engine)
-    assert result.returncode == 0 and result.successful == 200, str(result)
-    after = steady_status(engine)
-    print(f"200 calls in {took:.1f} s; before {base}; after {after}")
+    assert result.returncode == 0 and result.successful == calls, str(result)
+    after = steady_status(engine, timeout=30)
+    print(f"{calls} calls in {took:.1f} s; before {base}; after {after}")
+    assert after["active_calls"] == 0
     # Media ports are pooled (2 per pooled leg), never deleted while running:
     # the pool may grow to the peak of concurrent legs, nothing else may.
-    assert after["conf_ports"] - 2 * after.get("pooled_ports", 0) == (
-        base["conf_ports"] - 2 * base.get("pooled_ports", 0))
-    assert after.get("pooled_ports", 0) <= after["capacity"]
+    assert after["conf_ports"] - 2 * after["pooled_ports"] == (
+        base["conf_ports"] - 2 * base["pooled_ports"])
+    assert after["pooled_ports"] <= min(after["capacity"], limit + 2)
     assert after["threads"] == base["threads"]
     assert after["fds"] <= base["fds"] + 2
-    records = ended_records(engine, 201, timeout=30)
-    assert len(records) == 201
+    records = ended_records(engine, calls + limit, timeout=60)
+    assert len(records) == calls + limit
     assert {r.end_reason for r in records} == {EndReason.CALLER_HANGUP}
+    assert all(r.recording_sha256 for r in records)
     assert not re.search(r"Assertion|Traceback", engine.log), engine.log[-4000:]
+
+
+def test_200_sequential_calls_leak_nothing(engine_factory: EngineFactory,
+                                           tmp_path: Path) -> None:
+    sequential_calls_leak_nothing(engine_factory(), tmp_path, calls=200, limit=1, rate=20)
 
 
 def test_sipp_helper_reports_failure(tmp_path: Path) -> None:
