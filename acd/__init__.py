@@ -35,13 +35,13 @@ from acd.queue_model import (
     QueueExit,
     WaitingCaller,
 )
-from acd.queues_config import QueueSpec, Strategy
+from acd.queues_config import AfterAgent, QueueSpec, Strategy
 from acd.routing import AgentSnapshot, Offer, Rotation, choose_agent, plan_offers
 
 __all__ = [
-    "AcdConfig", "AcdConfigError", "AgentMode", "AgentSnapshot", "AgentSpec", "AgentState",
-    "AgentStatus", "AgentsConfig", "CallQueue", "CallbackReason", "CallbackRequest",
-    "ConfigProblem", "IllegalTransition", "Limit", "Offer", "Outcome", "QueueExit",
-    "QueueSpec", "Rotation", "StateChange", "Strategy", "WaitingCaller", "choose_agent",
-    "load_acd_config", "plan_offers",
+    "AcdConfig", "AcdConfigError", "AfterAgent", "AgentMode", "AgentSnapshot", "AgentSpec",
+    "AgentState", "AgentStatus", "AgentsConfig", "CallQueue", "CallbackReason",
+    "CallbackRequest", "ConfigProblem", "IllegalTransition", "Limit", "Offer", "Outcome",
+    "QueueExit", "QueueSpec", "Rotation", "StateChange", "Strategy", "WaitingCaller",
+    "choose_agent", "load_acd_config", "plan_offers",
 ]

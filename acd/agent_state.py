@@ -13,7 +13,8 @@ What each state allows::
     logged_out   log_in                        -> not_ready ("logged_in"), or ready
     not_ready    ready, not_ready(reason), log_out
     ready        offer(call_id), not_ready(reason), log_out
-    offered      answer -> on_call; miss -> ready (not_ready "no_answer" at max)
+    offered      answer -> on_call; miss -> ready (not_ready "no_answer" at max);
+                 withdraw -> ready (the caller left first: no miss counted)
     on_call      end_call(wrap_up_s) -> wrap_up (ready when wrap_up_s is 0)
     wrap_up      wrap_up_done or ready -> ready; not_ready(reason), log_out
     (logged in)  disconnect -> logged_out ("disconnected")
@@ -97,6 +98,7 @@ class AgentStatus:
         self.call_id: str | None = None
         self.misses = 0
         self.wrap_up_ends_at: datetime | None = None
+        self._ready_before_offer: datetime | None = None
 
     def __repr__(self) -> str:
         return f"AgentStatus({self.agent_id!r}, {self.state.value}, reason={self.reason!r})"
@@ -143,6 +145,7 @@ class AgentStatus:
     def offer(self, call_id: str) -> StateChange:
         """A caller is being offered (rung, or bridged to the session after a tone)."""
         self._require("be offered a call", AgentState.READY)
+        self._ready_before_offer = self.ready_since
         return self._move(AgentState.OFFERED, call_id=call_id)
 
     def answer(self) -> StateChange:
@@ -150,6 +153,17 @@ class AgentStatus:
         self._require("answer", AgentState.OFFERED)
         self.misses = 0
         return self._move(AgentState.ON_CALL, call_id=self.call_id)
+
+    def withdraw(self) -> StateChange:
+        """The offer is off through no fault of the agent (the caller hung up
+        first): ready again, keeping their place in the longest-idle line
+        (`ready_since` as before the offer) and their miss count."""
+        self._require("have an offer withdrawn", AgentState.OFFERED)
+        idle_since = self._ready_before_offer
+        change = self._move(AgentState.READY)
+        if idle_since is not None:
+            self.ready_since = idle_since
+        return change
 
     def miss(self) -> StateChange:
         """The offer was not answered (ring timeout, busy, refused).

@@ -62,10 +62,13 @@ class SessionKeys(ConfigModel):
     not_ready: DtmfKey = "2"  # followed by the key of a reason in not_ready_reasons
     wrap_up_done: DtmfKey = "3"
     log_out: DtmfKey = "9"
+    # On a call: end it (the caller goes back to the flow or is hung up); the
+    # agent stays logged in. Hanging up the phone instead ends the session.
+    end_call: DtmfKey = "*"
 
     @model_validator(mode="after")
     def _distinct(self) -> SessionKeys:
-        keys = [self.ready, self.not_ready, self.wrap_up_done, self.log_out]
+        keys = [self.ready, self.not_ready, self.wrap_up_done, self.log_out, self.end_call]
         if len(set(keys)) != len(keys):
             raise ValueError("every session key must be a different DTMF key")
         return self

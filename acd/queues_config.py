@@ -47,6 +47,13 @@ class Strategy(StrEnum):
     ROUND_ROBIN = "round_robin"  # the next agent after the last one offered, in file order
 
 
+class AfterAgent(StrEnum):
+    """Where a caller goes when the agent ends the call first."""
+
+    HANGUP = "hangup"  # the call ends
+    FLOW = "flow"  # back to the dialog flow (the state its transfer names to return to)
+
+
 class _LimitAction(ConfigModel):
     # What the caller hears first; None = the engine's default prompt for the action.
     say: str | None = None
@@ -130,6 +137,8 @@ class QueueSpec(ConfigModel):
     wrap_up_s: float = Field(10.0, ge=0, le=3600)
     # Added to `priority` for callers the dialog escalated (they go ahead of the others).
     escalation_boost: int = Field(10, ge=0, le=1000)
+    # When the agent ends the call first: hang up, or return the caller to the flow.
+    after_agent: AfterAgent = AfterAgent.HANGUP
 
     @field_validator("hold_audio")
     @classmethod

@@ -7,6 +7,7 @@
     keypad = SessionKeypad(agents_config.session)
     keypad.press("2"); keypad.press("1")  # SessionCommand(NOT_READY, reason="break")
     keypad.press("1")                     # SessionCommand(READY)
+    keypad.press("*")                     # SessionCommand(END_CALL): on a call, end it
 
 At login, digits fill the agent id then the PIN, each ended by ``#``; ``*``
 clears the field being keyed. Logged in, one key is one command, except
@@ -70,6 +71,7 @@ class SessionAction(StrEnum):
     NOT_READY = "not_ready"
     WRAP_UP_DONE = "wrap_up_done"
     LOG_OUT = "log_out"
+    END_CALL = "end_call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class SessionKeypad:
             spec.keys.not_ready: SessionAction.NOT_READY,
             spec.keys.wrap_up_done: SessionAction.WRAP_UP_DONE,
             spec.keys.log_out: SessionAction.LOG_OUT,
+            spec.keys.end_call: SessionAction.END_CALL,
         }
         self._awaiting_reason = False
 

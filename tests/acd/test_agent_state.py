@@ -131,3 +131,18 @@ def test_bad_arguments() -> None:
 def test_a_restored_ready_agent_is_ready_since_now() -> None:
     status = AgentStatus("7", clock=ManualClock(), state=AgentState.READY)
     assert status.ready_since == T0 and status.logged_in
+
+
+def test_a_withdrawn_offer_is_no_miss_and_keeps_the_idle_place() -> None:
+    clock = ManualClock()
+    status = _status(clock, max_misses=1)
+    status.log_in(ready=True)
+    idle_since = status.ready_since
+    clock.advance(30)
+    status.offer("c1")
+    clock.advance(2)  # the caller hangs up during the whisper
+    change = status.withdraw()
+    assert (change.state, change.at) == (AgentState.READY, clock.now)
+    assert status.ready_since == idle_since and status.misses == 0
+    with pytest.raises(IllegalTransition):
+        status.withdraw()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from acd.agents_config import SessionKeys, SessionSpec
 from acd.pins import hash_pin, verify_pin
 from acd.session_keys import (
@@ -42,12 +45,21 @@ def test_session_keys_become_commands() -> None:
 
 
 def test_configured_keys_and_reasons() -> None:
+    # end_call defaults to "*": a configuration that gives "*" to another key moves it.
     spec = SessionSpec(keys=SessionKeys(ready="*", not_ready="0", wrap_up_done="#",
-                                        log_out="8"), not_ready_reasons={"5": "coaching"})
+                                        log_out="8", end_call="7"),
+                       not_ready_reasons={"5": "coaching"})
     keypad = SessionKeypad(spec)
     assert keypad.press("*") == SessionCommand(SessionAction.READY)
     keypad.press("0")
     assert keypad.press("5") == SessionCommand(SessionAction.NOT_READY, "coaching")
+    assert keypad.press("7") == SessionCommand(SessionAction.END_CALL)
+
+
+def test_end_call_key_defaults_to_star_and_must_differ() -> None:
+    assert SessionKeypad(SessionSpec()).press("*") == SessionCommand(SessionAction.END_CALL)
+    with pytest.raises(ValidationError, match="different DTMF key"):
+        SessionKeys(ready="*")
 
 
 def test_pins_are_salted_hashes_that_verify() -> None:
