@@ -33,6 +33,7 @@ from dialog.ports import (
     RecordStore,
     Speaker,
     Transferrer,
+    TransferResult,
     TransferTarget,
     Turn,
 )
@@ -41,6 +42,6 @@ from dialog.runner import DialogRunner
 __all__ = [
     "CallData", "CallerIO", "CallerInput", "DialogOutcome", "DialogRunner", "Ending", "Flow",
     "FlowError", "FlowProblem", "FuzzyIntentMatcher", "InputKind", "Intent", "IntentMatch",
-    "IntentMatcher", "ListenSettings", "RecordStore", "Speaker", "TransferTarget",
-    "Transferrer", "Turn", "load_flow", "load_flows",
+    "IntentMatcher", "ListenSettings", "RecordStore", "Speaker", "TransferResult",
+    "TransferTarget", "Transferrer", "Turn", "load_flow", "load_flows",
 ]

@@ -72,12 +72,18 @@ class UpdateAction(_Model):
 
 
 class TransferAction(_Model):
-    """Hand the caller to a `queue` (declared under `queues`) or a SIP `uri`."""
+    """Hand the caller to a `queue` (declared under `queues`) or a SIP `uri`.
+
+    `on_fail`: the state to go to when nobody takes the call; `on_return`:
+    the state to go on at when an agent gives the caller back to the flow
+    (a queue with ``after_agent: flow``); without it that call ends.
+    """
 
     queue: str | None = None
     uri: str | None = None
     say: str | None = None
     on_fail: str | None = None
+    on_return: str | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> TransferAction:
@@ -200,7 +206,9 @@ class RecordSpec(_Model):
 
 
 class QueueSpec(_Model):
-    """A human queue; `uri` is where to send callers until the queue exists."""
+    """A human queue of the engine, by name; `uri` is where to send callers
+    when the engine has no such queue or it cannot take them (nobody logged
+    in, full)."""
 
     uri: str | None = None
 
@@ -213,6 +221,8 @@ class EscalationSpec(_Model):
     say: str = "Sorry, I'm having trouble. Let me get you someone who can help."
     agent_say: str = "Sure, connecting you to someone now."
     unavailable: str = "Sorry, nobody is available right now. Please call again later. Goodbye."
+    # Where the flow goes on when an agent gives an escalated caller back; None = hang up.
+    on_return: str | None = None
 
 
 class FlowSpec(_Model):

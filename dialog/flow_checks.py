@@ -71,14 +71,21 @@ def _edges(state: StateSpec) -> Iterator[tuple[Path, str]]:
             if target is not None:
                 yield ("ask", key), target
     for i, action in enumerate(state.do):
-        if action.transfer is not None and action.transfer.on_fail is not None:
-            yield ("do", i, "transfer", "on_fail"), action.transfer.on_fail
+        yield from _transfer_edges(("do", i), action)
     for name, intent in (state.menu or {}).items():
         if intent.goto is not None:
             yield ("menu", name, "goto"), intent.goto
         for i, action in enumerate(intent.do):
-            if action.transfer is not None and action.transfer.on_fail is not None:
-                yield ("menu", name, "do", i, "transfer", "on_fail"), action.transfer.on_fail
+            yield from _transfer_edges(("menu", name, "do", i), action)
+
+
+def _transfer_edges(where: Path, action: Action) -> Iterator[tuple[Path, str]]:
+    """A transfer's ways on: when it failed, and when an agent gave the caller back."""
+    if action.transfer is not None:
+        for key in ("on_fail", "on_return"):
+            target = getattr(action.transfer, key)
+            if target is not None:
+                yield (*where, "transfer", key), target
 
 
 def _check_actions(actions: list[Action], where: Path, then: bool) -> Iterator[Problem]:
@@ -246,8 +253,13 @@ def _check_graph(spec: FlowSpec) -> Iterator[Problem]:
         for rel, target in _edges(state):
             if target not in spec.states:
                 yield ("states", name, *rel), f"unknown target state '{target}'"
+    back = spec.escalation.on_return
+    if back is not None and back not in spec.states:
+        yield ("escalation", "on_return"), f"unknown target state '{back}'"
     seen: set[str] = set()
     todo = [spec.start] if spec.start in spec.states else []
+    if back in spec.states and any(s.listens for s in spec.states.values()):
+        todo.append(back)  # an escalation can happen in any state that listens
     while todo:
         current = todo.pop()
         if current not in seen:

@@ -102,22 +102,36 @@ class RecordStore(Protocol):
 
 @dataclass(frozen=True)
 class TransferTarget:
-    """Where to hand a caller: a named human queue and, until that queue
-    exists in the engine, a SIP URI to use instead."""
+    """Where to hand a caller: a named human queue and/or a SIP URI (the
+    queue's fallback, or the only target). `escalated`: the dialog hands the
+    caller over after failures, not at their request (they may go ahead in
+    the queue)."""
 
     queue: str | None = None
     uri: str | None = None
+    # About the caller, not the place: two targets are the same place whatever it says.
+    escalated: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return self.queue or self.uri or "?"
 
 
+class TransferResult(enum.StrEnum):
+    """How a transfer went, when yes or no is not enough."""
+
+    DONE = "done"  # handed over: the flow ends (same as True)
+    FAILED = "failed"  # nobody took the call; the caller is still here (same as False)
+    RETURNED = "returned"  # a person talked to the caller and gave them back to the flow
+
+
 class Transferrer(Protocol):
     """Hands the call to a person."""
 
-    async def transfer(self, target: TransferTarget) -> bool:
-        """Transfer the caller; False if nobody could take the call (the
-        caller is still on the line and the flow says so)."""
+    async def transfer(self, target: TransferTarget) -> bool | TransferResult:
+        """Transfer the caller: True (or DONE) when handed over; False (or
+        FAILED) if nobody could take the call (the caller is still on the
+        line and the flow says so); RETURNED when an agent gave the caller
+        back to the flow (the transfer's ``on_return`` state)."""
 
 
 class Speaker(enum.StrEnum):

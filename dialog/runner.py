@@ -10,6 +10,9 @@ menu or an ask. In every listening state "agent", "representative",
 prompt. Silence and words not understood are reprompted; after the state's
 `max_failures` (default: the flow's `escalation.after_failures`) in a row the
 caller is handed to the escalation queue, as they are when the store fails.
+A transfer ends the run, unless an agent gives the caller back
+(`TransferResult.RETURNED`): the run goes on at the transfer's (or the
+escalation's) `on_return` state, or, without one, ends there.
 A caller hanging up (`CallGone` from any port) ends the run quietly.
 The runner does no I/O of its own; every turn is reported to `on_turn`.
 """
@@ -36,6 +39,7 @@ from dialog.ports import (
     RecordStore,
     Speaker,
     Transferrer,
+    TransferResult,
     TransferTarget,
     Turn,
 )
@@ -100,6 +104,7 @@ class DialogRunner:
             log.error("%s: %d states without an end; handing the caller over",
                       self.flow.path, self._max_steps)
             await self._hand_over(self._spec.escalation.say, escalated=True)
+            return self._end(Ending.TRANSFERRED, escalated=True).outcome
         except _Ended as ended:
             return ended.outcome
         except CallGone:
@@ -172,14 +177,14 @@ class DialogRunner:
                 prompt = state.say or ""
                 continue
             if result.intent == AGENT.name and AGENT.name not in own:
-                await self._hand_over(self._spec.escalation.agent_say, escalated=False)
+                return await self._hand_over(self._spec.escalation.agent_say, escalated=False)
             if result.intent is not None:
                 return await self._choose(state, result.intent)
             if result.filled is not None and state.ask is not None:
                 return self._fill(state, result)
             failures += 1
             if failures >= limit:
-                await self._hand_over(self._spec.escalation.say, escalated=True)
+                return await self._hand_over(self._spec.escalation.say, escalated=True)
             prompt = self._reprompt(state, result)
 
     def _reprompt(self, state: StateSpec, result: Heard) -> str:
@@ -242,7 +247,7 @@ class DialogRunner:
                 detour = await self._act(action)
             except StoreError as exc:
                 log.warning("%s: store failed in %s: %s", self.flow.path, self._state, exc)
-                await self._hand_over(self._spec.escalation.say, escalated=True)
+                return await self._hand_over(self._spec.escalation.say, escalated=True)
             if detour is not None:
                 return detour
         return None
@@ -270,8 +275,12 @@ class DialogRunner:
             await self._say(action.say, barge_in=self._listening(state).barge_in)
         elif action.transfer is not None:
             xfer = action.transfer
-            if await self._transfer(self._target(xfer.queue, xfer.uri), xfer.say):
-                raise self._end(Ending.TRANSFERRED, self._target(xfer.queue, xfer.uri))
+            target = self._target(xfer.queue, xfer.uri)
+            result = await self._transfer(target, xfer.say)
+            if result is TransferResult.RETURNED:
+                return self._returned(target, xfer.on_return)
+            if result is TransferResult.DONE:
+                raise self._end(Ending.TRANSFERRED, target)
             if xfer.on_fail is not None:
                 return xfer.on_fail
             await self._hang_up(self._spec.escalation.unavailable, Ending.TRANSFER_FAILED)
@@ -279,20 +288,37 @@ class DialogRunner:
             await self._hang_up(action.hangup.say, Ending.COMPLETED)
         return None
 
-    def _target(self, queue: str | None, uri: str | None) -> TransferTarget:
+    def _target(self, queue: str | None, uri: str | None, *,
+                escalated: bool = False) -> TransferTarget:
         if queue is not None:
-            return TransferTarget(queue=queue, uri=self._spec.queues[queue].uri)
-        return TransferTarget(uri=uri)
+            return TransferTarget(queue=queue, uri=self._spec.queues[queue].uri,
+                                  escalated=escalated)
+        return TransferTarget(uri=uri, escalated=escalated)
 
-    async def _transfer(self, target: TransferTarget, say: str | None) -> bool:
+    async def _transfer(self, target: TransferTarget, say: str | None) -> TransferResult:
         if say:
             await self._say(say, barge_in=False)
-        return await self._transferrer.transfer(target)
+        result = await self._transferrer.transfer(target)
+        if isinstance(result, TransferResult):
+            return result
+        return TransferResult.DONE if result else TransferResult.FAILED
 
-    async def _hand_over(self, say: str, *, escalated: bool) -> NoReturn:
-        """Transfer to the escalation queue; never returns (the run ends)."""
-        target = self._target(self._spec.escalation.queue, None)
-        if await self._transfer(target, say):
+    def _returned(self, target: TransferTarget, on_return: str | None) -> str:
+        """An agent gave the caller back: the state to go on at (the run ends without one)."""
+        if on_return is None:
+            log.info("%s: the caller is back from %s but the flow names no on_return "
+                     "state; ending", self.flow.path, target)
+            raise self._end(Ending.TRANSFERRED, target, target.escalated)
+        return on_return
+
+    async def _hand_over(self, say: str, *, escalated: bool) -> str:
+        """Transfer to the escalation queue. The run ends there, unless an
+        agent gives the caller back: then the state to go on at."""
+        target = self._target(self._spec.escalation.queue, None, escalated=escalated)
+        result = await self._transfer(target, say)
+        if result is TransferResult.RETURNED:
+            return self._returned(target, self._spec.escalation.on_return)
+        if result is TransferResult.DONE:
             raise self._end(Ending.TRANSFERRED, target, escalated)
         await self._hang_up(self._spec.escalation.unavailable, Ending.TRANSFER_FAILED)
 
