@@ -10,7 +10,11 @@
   at most one sentence queued ahead so that a barge-in wastes little work;
 - barge-in: confirmed speech (or a DTMF key) while the engine speaks, in a
   state that allows it, stops the engine's audio at once; the utterance that
-  interrupted is then the answer to the next ``listen``.
+  interrupted is then the answer to the next ``listen``;
+- ``transfer`` to a queue the engine has puts the caller in the human queue
+  (the caller stays on the engine; listening pauses meanwhile) and returns
+  when an agent has talked to them, or nobody would; other targets, and
+  queues that cannot take the caller, fall back to a blind REFER to the URI.
 """
 
 from __future__ import annotations
@@ -19,13 +23,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from asr.settings import AsrSettings
 from asr.stream import Final, NoInput, Partial, UtteranceStream, VoiceOnset
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Recognizer, Synthesizer
-from dialog.ports import CallerInput, InputKind, ListenSettings, TransferTarget
+from callcenter.queued_call import QueueResult
+from dialog.ports import (
+    CallerInput,
+    InputKind,
+    ListenSettings,
+    TransferResult,
+    TransferTarget,
+)
 from sip.call import SipCall
 
 log = logging.getLogger(__name__)
@@ -33,14 +44,27 @@ log = logging.getLogger(__name__)
 DIGIT_GAP_S = 3.0  # a pause this long ends a multi-digit entry
 
 
+class HumanQueues(Protocol):
+    """The engine's human queue, as a transfer sees it (`callcenter.acd_service`)."""
+
+    def takes(self, queue: str) -> bool:
+        """Whether the engine has a queue of this name."""
+
+    async def enter(self, call: SipCall, queue: str, *,
+                    escalated: bool = False) -> QueueResult:
+        """Wait in `queue` until an agent has talked to the caller, or they left."""
+
+
 class CallConversation:
     """Dialog ports over one answered call."""
 
     def __init__(self, call: SipCall, recognizer: Recognizer, synthesizer: Synthesizer,
                  asr: AsrSettings, *,
-                 on_partial: Callable[[str, int], None] | None = None) -> None:
+                 on_partial: Callable[[str, int], None] | None = None,
+                 queues: HumanQueues | None = None) -> None:
         """`on_partial(text, utterance)` hears each partial transcript (for a
-        live view of the call); it runs on the event loop and must not block."""
+        live view of the call); it runs on the event loop and must not block.
+        `queues`: where a transfer to a queue goes (None: REFER only)."""
         assert call.media is not None, "the call must be answered first"
         self.call = call
         self.rate = call.media.clock_rate
@@ -54,6 +78,8 @@ class CallConversation:
         self._barged = asyncio.Event()
         self._listening = False
         self._on_partial = on_partial
+        self._queues = queues
+        self._paused = False  # in the human queue: nothing heard goes to the dialog
 
     async def start(self) -> None:
         """Start listening to the call (audio, recognition events, DTMF)."""
@@ -73,7 +99,8 @@ class CallConversation:
     # -- inputs ----------------------------------------------------------------
     async def _pump_audio(self) -> None:
         async for frame in self.call.frames():
-            self.stream.feed(frame)
+            if not self._paused:
+                self.stream.feed(frame)
 
     async def _pump_events(self) -> None:
         async for event in self.stream.events():
@@ -93,6 +120,8 @@ class CallConversation:
     async def _pump_dtmf(self) -> None:
         while True:
             digit = await self.call.dtmf.get()
+            if self._paused:
+                continue
             if self._speaking:
                 if not self._barge_allowed:
                     continue  # a legal notice plays through, keys included
@@ -179,9 +208,15 @@ class CallConversation:
         await self.call.hangup()
 
     # -- Transferrer ---------------------------------------------------------------
-    async def transfer(self, target: TransferTarget) -> bool:
-        """Blind-transfer the caller to the target's SIP URI (a queue's
-        fallback URI until the human queue exists in the engine)."""
+    async def transfer(self, target: TransferTarget) -> bool | TransferResult:
+        """Put the caller in the engine's queue, or blind-transfer them to the
+        target's SIP URI (a queue's fallback when the engine has no such
+        queue or it cannot take the caller now)."""
+        queues = self._queues
+        if target.queue is not None and queues is not None and queues.takes(target.queue):
+            result = await self._wait_in_queue(queues, target.queue, target.escalated)
+            if result is not None:
+                return result
         uri = target.uri
         if not uri:
             log.warning("call %s: no SIP URI for queue %s", self.call.id[:8], target)
@@ -191,6 +226,28 @@ class CallConversation:
         except (CallGone, TimeoutError):
             return self.call.ended.done()
         return 200 <= code < 300
+
+    async def _wait_in_queue(self, queues: HumanQueues, queue: str,
+                             escalated: bool) -> TransferResult | None:
+        """The caller's time in the human queue, as the dialog sees it (None:
+        the queue did not take the caller)."""
+        self._paused = True
+        self.call.stop_audio()
+        try:
+            result = await queues.enter(self.call, queue, escalated=escalated)
+        finally:
+            self._paused = False
+            _drain(self._digits)
+            self._drop_stale_no_input()
+        if result is QueueResult.ABANDONED:
+            raise CallGone("the caller hung up in the queue")
+        return _QUEUE_RESULTS.get(result)
+
+
+# How a stay in the human queue ends the dialog's transfer (not taken: try the URI).
+_QUEUE_RESULTS = {QueueResult.DONE: TransferResult.DONE,
+                  QueueResult.FAILED: TransferResult.FAILED,
+                  QueueResult.RETURNED: TransferResult.RETURNED}
 
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:

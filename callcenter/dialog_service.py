@@ -22,7 +22,7 @@ from asr.settings import AsrSettings
 from asr.whisper import WhisperRecognizer
 from callcenter.business_records import StoreRecords, seed_records
 from callcenter.call_journal import CallJournal
-from callcenter.conversation import CallConversation
+from callcenter.conversation import CallConversation, HumanQueues
 from callcenter.core.errors import CallGone, SettingsError
 from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore
@@ -52,6 +52,8 @@ class DialogService:
         self._conversations = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Where a flow's transfer to a queue goes (the engine's ACD); None: REFER only.
+        self.queues: HumanQueues | None = None
 
     async def start(self) -> None:
         """Load and check the flows, seed demo records, load the models."""
@@ -126,7 +128,8 @@ class DialogService:
         conversation = CallConversation(
             call, self.recognizer, self.synthesizer, self.asr,
             on_partial=lambda text, n: self.journal.live(call, "partial",
-                                                         {"text": text, "utterance": n}))
+                                                         {"text": text, "utterance": n}),
+            queues=self.queues)
         await conversation.start()
         runner = DialogRunner(self.flow, conversation, records=StoreRecords(self.store),
                               transferrer=conversation, call=CallData.from_call(call.info),

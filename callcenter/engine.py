@@ -7,6 +7,10 @@ hangs up or ``engine.max_call_s`` passes.
 Start: the SIP node comes up refusing every call (503) while the node
 claims its name on the store (:mod:`callcenter.node_registry`), recovers the
 calls of nodes that are really gone, and wires the rest; then it opens.
+The human queue (:mod:`callcenter.acd_service`) is read first, so a bad
+agents or queues file stops the engine before it listens: calls to the
+agents' session number become agent sessions, and a flow's transfer to one
+of its queues puts the caller in it.
 Signals: SIGTERM drains (:meth:`Engine.drain`: new INVITEs and OPTIONS get
 503, live calls get ``engine.drain_timeout_s`` to end, the rest are hung up
 with BYE, recordings sealed, exit 0); a second SIGTERM or a SIGINT stops at
@@ -25,11 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd.config import AcdConfig
+from callcenter.acd_service import AcdService, load_acd
 from callcenter.call_journal import CallJournal
 from callcenter.core.call import EndReason
 from callcenter.core.errors import CallGone, MediaError, SettingsError
 from callcenter.core.events import Event, EventBus
-from callcenter.core.settings import Settings
+from callcenter.core.settings import Settings, SipSettings
 from callcenter.core.store import AsyncStore, Store
 from callcenter.dialog_service import DialogService
 from callcenter.events_wiring import make_event_bus
@@ -69,6 +75,7 @@ class Engine:
         self.writer: RecordingWriter | None = None
         self.node: SipNode | None = None
         self.dialogs: DialogService | None = None
+        self.acd: AcdService | None = None
         self.facts: EndpointFacts | None = None
         self.name = settings.node.name or ""
         self.registry: NodeRegistry | None = None
@@ -84,20 +91,22 @@ class Engine:
         node's name (SettingsError if a live node has it), recover the calls
         of gone nodes, wire the rest, then take calls."""
         s = self.settings
+        acd_config = await asyncio.to_thread(load_acd, s.acd) if s.acd.enabled else None
         s.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = AsyncStore(Store(s.store_url))
         await self.store.migrate()
         # The default name is "<hostname>-<SIP port>": the port is known once
         # SIP is up, so SIP starts first, answering 503 until the node opens.
         observer: CallObserver = _NoCalls()
-        self.node = SipNode(s.sip, observer, accepting=False)
+        self.node = SipNode(_with_session_number(s.sip, acd_config), observer, accepting=False)
         self.facts = await self.node.start()
         port = self.facts.udp_port or self.facts.tcp_port
         self.name = s.node.name or default_node_name(port or 0)
         registry = NodeRegistry(self.store.store, s.node, self.name, port)
         await asyncio.to_thread(registry.claim)
         self.registry = registry
-        for gone in await asyncio.to_thread(registry.gone_names):
+        gone_nodes = list(await asyncio.to_thread(registry.gone_names))
+        for gone in gone_nodes:
             await recover_crashed_calls(self.store, gone)
         self.bus = make_event_bus(s.events, self.name)
         await self.bus.start()
@@ -119,9 +128,16 @@ class Engine:
                     s.sip.clock_rate)
             except MediaError as exc:
                 raise SettingsError(f"engine.hold_audio: {exc}") from None
+        if acd_config is not None:
+            self.acd = AcdService(acd_config, s, self.store, self.journal, self.node, self.name)
+            await self.acd.start(gone_nodes)
         if s.engine.flow is not None:
             self.dialogs = DialogService(s, self.store, self.journal)
+            self.dialogs.queues = self.acd
             await self.dialogs.start()
+            if self.acd is not None:
+                self.acd.voice = self.dialogs.synthesizer
+                self._check_flow_queues(self.dialogs, self.acd)
         self.node.observer = self.journal
         self.node.on_incoming = self.handle_call
         self.node.recording_opener = opener
@@ -138,8 +154,20 @@ class Engine:
             "capacity": self.node.capacity, "pjsua2": self.facts.version}))
         return self.facts
 
+    def _check_flow_queues(self, dialogs: DialogService, acd: AcdService) -> None:
+        assert dialogs.flow is not None
+        for name, queue in dialogs.flow.spec.queues.items():
+            if not acd.takes(name):
+                log.warning("flow %r transfers to queue %r, which %s does not define: %s",
+                            dialogs.flow.name, name, self.settings.acd.queues_path,
+                            f"callers go to {queue.uri}" if queue.uri else "such transfers fail")
+
     async def handle_call(self, call: SipCall) -> None:
-        """Answer, then run the flow (or greet), within engine.max_call_s."""
+        """An agent's session (the session number); otherwise answer, then run
+        the flow (or greet), within engine.max_call_s."""
+        if self.acd is not None and self.acd.is_session_call(call):
+            await self.acd.run_session(call)
+            return
         await call.ring()
         await call.answer()
         assert call.media is not None
@@ -259,6 +287,8 @@ class Engine:
         if self.node is not None:
             await self.node.stop()
             self.node = None
+        if self.acd is not None:
+            self.acd.close()
         if self.dialogs is not None:
             self.dialogs.close()
         if self.journal is not None:
@@ -276,6 +306,21 @@ class Engine:
         if self.store is not None:
             await self.store.close()
         log.info("stopped")
+
+
+def _with_session_number(sip: SipSettings, acd: AcdConfig | None) -> SipSettings:
+    """`sip` with the agents' session number among the reserved numbers (so
+    agents reach the node when only reserved slots are left) and, when the
+    node answers listed numbers only, among those."""
+    number = acd.session.number if acd is not None else None
+    if number is None:
+        return sip
+    update: dict[str, list[str]] = {}
+    if number not in sip.reserved_numbers:
+        update["reserved_numbers"] = [*sip.reserved_numbers, number]
+    if sip.numbers and number not in sip.numbers:
+        update["numbers"] = [*sip.numbers, number]
+    return sip.model_copy(update=update) if update else sip
 
 
 def _open_fds() -> int:

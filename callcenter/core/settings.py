@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from callcenter.core.errors import SettingsError
-from config import default_settings_path
+from config import CONFIG_DIR, default_settings_path
 
 ENV_PREFIX = "CALLCENTER__"
 
@@ -196,6 +196,25 @@ class EngineSettings(_Section):
     drain_timeout_s: float = Field(60.0, ge=0)
 
 
+class AcdSettings(_Section):
+    """The human queue (ACD): its agents and queues files, read and checked at start."""
+
+    enabled: bool = True
+    # None = the shipped files (config/agents.yaml, config/queues.yaml).
+    agents_file: Path | None = None
+    queues_file: Path | None = None
+
+    @property
+    def agents_path(self) -> Path:
+        """The agents file in use."""
+        return self.agents_file or CONFIG_DIR / "agents.yaml"
+
+    @property
+    def queues_path(self) -> Path:
+        """The queues file in use."""
+        return self.queues_file or CONFIG_DIR / "queues.yaml"
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -213,6 +232,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     events: EventSettings = EventSettings()
     engine: EngineSettings = EngineSettings()
+    acd: AcdSettings = AcdSettings()
     asr: dict[str, Any] = {}
     tts: dict[str, Any] = {}
     _origins: _Origins = PrivateAttr(default_factory=dict)

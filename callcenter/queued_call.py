@@ -1,0 +1,287 @@
+"""One caller's stay in a queue of the human queue, on the engine's event loop.
+
+    result = await QueuedCall(acd, call, spec, escalated=False).run()
+
+The caller joins the queue (or is turned away when it is full), hears the
+queue's hold audio looped in the bridge and, every ``announce_every_s``, their
+position and expected wait (spoken only when the node has a voice). Routing
+(:class:`callcenter.acd_service.AcdService`) offers the caller to an agent
+session, which whispers to the agent, stops the hold audio, plays both a tone
+and bridges them (:meth:`callcenter.agent_session.AgentSession.take`); the
+caller then stays on the engine until the talk ends. Every way out is a
+:class:`QueueResult` and a closed ``queue_entries`` row:
+
+- the caller hangs up while waiting: ``abandoned``, with the wait;
+- an agent takes the call: ``answered``; when the talk ends the caller is
+  gone (``DONE``), or the agent ended it and the queue's ``after_agent`` says
+  whether the caller goes back to the flow (``RETURNED``) or is hung up;
+- max wait: ``at_limit`` (a transfer is a REFER; goodbye, and for now also
+  callback and voicemail, hand the caller back to the flow's fallback);
+- a full queue turns the caller away (``full``) before they wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from acd.announcements import announcement_text, next_announcement
+from acd.queue_model import QueueExit
+from acd.queues_config import AfterAgent, QueueSpec, TransferAtLimit
+from callcenter.core.errors import CallFailed, CallGone, MediaError, StoreError
+from dialog.ports import user_part
+from sip.call import SipCall
+
+if TYPE_CHECKING:
+    from callcenter.acd_service import AcdService
+
+log = logging.getLogger(__name__)
+
+
+class QueueResult(enum.StrEnum):
+    """How a caller's time in the queue ended, for the dialog's transfer."""
+
+    NOT_TAKEN = "not_taken"  # never waited: nobody logged in, or the queue is full
+    FAILED = "failed"  # waited, nobody took the call; still on the line
+    DONE = "done"  # talked to an agent (or sent on); the caller is gone or to be hung up
+    RETURNED = "returned"  # the agent ended the talk and the caller goes back to the flow
+    ABANDONED = "abandoned"  # hung up while waiting
+
+
+class Phase(enum.StrEnum):
+    """Where a queued caller is."""
+
+    WAITING = "waiting"
+    CONNECTING = "connecting"  # offered: the agent hears the whisper
+    TALKING = "talking"
+    OVER = "over"
+
+
+class TalkEnd(enum.StrEnum):
+    """Who ended a talk."""
+
+    CALLER = "caller"
+    AGENT = "agent"
+
+
+class QueuedCall:
+    """A caller in a queue; `run` once. The agent side moves `phase` on."""
+
+    def __init__(self, acd: AcdService, call: SipCall, spec: QueueSpec, *,
+                 escalated: bool = False) -> None:
+        """`call` answered and in a dialog; `spec` the queue it joins."""
+        assert call.media is not None, "the call must be answered"
+        self.acd = acd
+        self.call = call
+        self.spec = spec
+        self.escalated = escalated
+        self.number = user_part(call.info.from_uri)
+        self.phase = Phase.WAITING
+        self.entry_id: int | None = None
+        self.entered_at: datetime | None = None
+        loop = asyncio.get_running_loop()
+        self.connected: asyncio.Future[None] = loop.create_future()
+        self.talk_over: asyncio.Future[TalkEnd] = loop.create_future()
+        self._next_announcement: datetime | None = None
+        self._announcing: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        """The caller's call id (the queue's key)."""
+        return self.call.id
+
+    @property
+    def rate(self) -> int:
+        """The caller's audio rate."""
+        assert self.call.media is not None
+        return self.call.media.clock_rate
+
+    @property
+    def queue(self) -> str:
+        """The queue's name."""
+        return self.spec.name
+
+    async def run(self) -> QueueResult:
+        """Wait in the queue until an agent talked to the caller, or they left."""
+        queue = self.acd.queues[self.queue]
+        now = self.acd.clock()
+        priority = self.spec.entry_priority(self.escalated)
+        if queue.join(self.id, now, priority=priority, number=self.number or None) is None:
+            return await self._turned_away(now, priority)
+        self.entered_at = now
+        self._next_announcement = next_announcement(now, now, self.spec.announce_every_s)
+        self.acd.waiting[self.id] = self
+        try:
+            try:
+                self.entry_id = await self.acd.store.acd.open_entry(
+                    self.id, self.queue, priority, now, caller=self.number or None,
+                    node=self.acd.node_name)
+            except StoreError as exc:
+                log.error("call %s: queue entry not stored: %s", self.id[:8], exc)
+            self.acd.call_event(self.call, "queue", {
+                "queue": self.queue, "action": "joined", "priority": priority,
+                "position": queue.position(self.id) if self.id in queue else None})
+            if self.phase is Phase.WAITING:
+                await self.hold_on()
+            self.acd.route()
+            return await self._wait()
+        finally:
+            self.phase = Phase.OVER
+            self.acd.waiting.pop(self.id, None)
+            if self._announcing is not None:
+                self._announcing.cancel()
+            if self.id in queue:  # cancelled (engine.max_call_s, shutdown): the call ends
+                self.close(queue.abandoned(self.id, self.acd.clock()))
+
+    async def _wait(self) -> QueueResult:
+        while True:
+            if self.connected.done():
+                return await self._talk()
+            if self.call.ended.done():
+                return self._leave_abandoned()
+            wake = self._next_wake()
+            timeout = None if wake is None else max(
+                0.0, (wake - self.acd.clock()).total_seconds())
+            news: list[asyncio.Future[Any]] = [self.call.ended, self.connected]
+            await asyncio.wait(news, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if self.connected.done() or self.call.ended.done():
+                continue
+            now = self.acd.clock()
+            deadline = self._deadline()
+            if deadline is not None and now >= deadline and self.phase is Phase.WAITING:
+                return await self._at_limit(now)
+            if self._next_announcement is not None and now >= self._next_announcement:
+                assert self.entered_at is not None
+                self._next_announcement = next_announcement(self.entered_at, now,
+                                                            self.spec.announce_every_s)
+                if self.phase is Phase.WAITING and self._announcing is None:
+                    self._announcing = asyncio.get_running_loop().create_task(
+                        self._announce(), name=f"announce-{self.id[:8]}")
+
+    def _deadline(self) -> datetime | None:
+        queue = self.acd.queues[self.queue]
+        return queue.deadline(self.id) if self.id in queue else None
+
+    def _next_wake(self) -> datetime | None:
+        times = [t for t in (self._deadline(), self._next_announcement) if t is not None]
+        if self.phase is not Phase.WAITING and times:
+            # Offered: the deadline waits for the offer's outcome; look again soon.
+            return min([*times, self.acd.clock() + timedelta(seconds=1)])
+        return min(times) if times else None
+
+    async def _talk(self) -> QueueResult:
+        end = await self.talk_over
+        if end is TalkEnd.CALLER or self.call.ended.done():
+            return QueueResult.DONE
+        if self.spec.after_agent is AfterAgent.FLOW:
+            return QueueResult.RETURNED
+        return QueueResult.DONE
+
+    # -- leaving -------------------------------------------------------------------------
+    def close(self, exit_: QueueExit) -> None:
+        """Store how the caller left (and tell the call's events)."""
+        entry = self.entry_id
+        if entry is not None:
+            self.acd.journal.submit(lambda: self.acd.store.acd.close_entry(
+                entry, exit_.left_at, exit_.outcome.value, agent_id=exit_.agent_id,
+                limit=exit_.limit.value if exit_.limit else None))
+        self.acd.call_event(self.call, "queue", {
+            "queue": self.queue, "action": "left", "outcome": exit_.outcome.value,
+            "wait_s": round(exit_.wait_s, 2), "agent": exit_.agent_id,
+            "limit": exit_.limit.value if exit_.limit else None})
+        log.info("call %s: left queue %s: %s after %.1f s%s", self.id[:8], self.queue,
+                 exit_.outcome.value, exit_.wait_s,
+                 f" (agent {exit_.agent_id})" if exit_.agent_id else "")
+
+    def _leave_abandoned(self) -> QueueResult:
+        self.close(self.acd.queues[self.queue].abandoned(self.id, self.acd.clock()))
+        return QueueResult.ABANDONED
+
+    async def _at_limit(self, now: datetime) -> QueueResult:
+        queue = self.acd.queues[self.queue]
+        action = self.spec.at_limit
+        if isinstance(action, TransferAtLimit):
+            self.close(queue.timed_out(self.id, now, "transfer"))
+            await self.hold_off()
+            return await self._send_on(action.uri)
+        if action.action != "goodbye":
+            log.warning("queue %s: at_limit %s is not built yet; the caller is told goodbye",
+                        self.queue, action.action)
+        self.close(queue.timed_out(self.id, now, "goodbye"))
+        await self.hold_off()
+        if action.say:
+            await self.acd.say(self.call, action.say, state=f"queue:{self.queue}")
+        return QueueResult.FAILED
+
+    async def _turned_away(self, now: datetime, priority: int) -> QueueResult:
+        """The queue is full: stored as such; sent on if the queue's limit says so."""
+        queue = self.acd.queues[self.queue]
+        action = self.spec.at_limit
+        send_on = isinstance(action, TransferAtLimit)
+        exit_ = queue.refuse(self.id, now, "transfer" if send_on else "goodbye",
+                             priority=priority, number=self.number or None)
+        store, node = self.acd.store, self.acd.node_name
+
+        async def record() -> None:
+            entry = await store.acd.open_entry(self.id, self.queue, priority, now,
+                                               caller=self.number or None, node=node)
+            await store.acd.close_entry(entry, now, exit_.outcome.value,
+                                        limit=exit_.limit.value if exit_.limit else None)
+
+        self.acd.journal.submit(record)
+        log.info("call %s: queue %s is full (%s)", self.id[:8], self.queue,
+                 exit_.outcome.value)
+        if isinstance(action, TransferAtLimit):
+            return await self._send_on(action.uri)
+        return QueueResult.NOT_TAKEN
+
+    async def _send_on(self, uri: str) -> QueueResult:
+        try:
+            code = await self.call.transfer(uri)
+        except CallGone:
+            return QueueResult.DONE
+        except TimeoutError:
+            return QueueResult.FAILED
+        return QueueResult.DONE if 200 <= code < 300 else QueueResult.FAILED
+
+    # -- what the caller hears --------------------------------------------------------------
+    async def hold_on(self) -> None:
+        """Loop the queue's hold audio to the caller (mixed in the bridge)."""
+        if self.call.ended.done():
+            return
+        with contextlib.suppress(CallFailed, CallGone, MediaError):
+            await self.acd.node.play_loop(self.call, self.acd.hold_wav(self.queue))
+
+    async def hold_off(self) -> None:
+        """Stop the hold audio and anything being announced."""
+        self.call.stop_audio()
+        with contextlib.suppress(CallFailed, CallGone):
+            await self.acd.node.stop_loops(self.call)
+
+    async def _announce(self) -> None:
+        """Say the caller's position and expected wait, hold audio paused meanwhile."""
+        try:
+            queue = self.acd.queues[self.queue]
+            if self.id not in queue or self.acd.voice is None:
+                return
+            position = queue.position(self.id)
+            text = announcement_text(
+                position if self.spec.announce_position else None,
+                self.acd.expected_wait(self.spec, position) if self.spec.announce_wait
+                else None)
+            if not text or self.phase is not Phase.WAITING:
+                return
+            with contextlib.suppress(CallFailed, CallGone):
+                await self.acd.node.stop_loops(self.call)
+            await self.acd.say(self.call, text, state=f"queue:{self.queue}",
+                               still=lambda: self.phase is Phase.WAITING)
+            if self.phase is Phase.WAITING:
+                await self.hold_on()
+        except MediaError as exc:
+            log.warning("call %s: announcement failed: %s", self.id[:8], exc)
+        finally:
+            self._announcing = None
