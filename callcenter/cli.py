@@ -233,12 +233,7 @@ def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
                as_json: bool) -> None:
     """The turns of a call (CALL_ID may be a unique prefix)."""
     with _store(config_file, data_dir) as store:
-        matches = store.find_calls(call_id)
-        if len(matches) != 1:
-            raise click.ClickException(
-                f"no call with id {call_id!r}" if not matches else
-                f"{len(matches)} calls start with {call_id!r}; give more of the id")
-        turns = store.turns_for(matches[0].id)
+        turns = store.turns_for(_one_call(store, call_id))
     for turn in turns:
         if as_json:
             click.echo(json.dumps(turn.to_dict()))
@@ -246,6 +241,35 @@ def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
         extra = f"  [{turn.intent}" + (f" {turn.confidence:.2f}" if turn.confidence else "") + "]"
         click.echo(f"{turn.started_at:%H:%M:%S} {turn.speaker:>6} ({turn.state}): {turn.text}"
                    + (extra if turn.intent else ""))
+
+
+@main.command()
+@click.argument("call_id")
+@_config_option
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines: time, kind, data (and the event and call ids).")
+def events(call_id: str, config_file: Path | None, data_dir: Path | None,
+           as_json: bool) -> None:
+    """The stored events of a call, oldest first (CALL_ID may be a unique prefix)."""
+    with _store(config_file, data_dir) as store:
+        records = store.events_for(_one_call(store, call_id))
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record.to_dict()))
+        else:
+            click.echo(f"{record.at:%H:%M:%S.%f}"[:-3] + f" {record.kind:10} "
+                       + json.dumps(record.data, sort_keys=True))
+
+
+def _one_call(store: Store, call_id: str) -> str:
+    """The id of the one call whose id starts with `call_id`, or a clear error."""
+    matches = store.find_calls(call_id)
+    if len(matches) != 1:
+        raise click.ClickException(
+            f"no call with id {call_id!r}" if not matches else
+            f"{len(matches)} calls start with {call_id!r}; give more of the id")
+    return matches[0].id
 
 
 main.add_command(outbound)
