@@ -38,7 +38,16 @@ def test_sigterm_drains_live_calls_then_exits_0(engine_factory: EngineFactory) -
         assert engine.proc is not None
         engine.proc.send_signal(signal.SIGTERM)
         wait_for(lambda: "draining" in engine.log, 10, "the drain to start")
-        assert options_ping(engine.port) == 503
+        # Once in a loaded CI run an OPTIONS right after the drain began got
+        # 200 (not reproduced since): ask again briefly, and keep the log.
+        answers: list[int | None] = []
+
+        def options_refused() -> bool:
+            answers.append(options_ping(engine.port))
+            return answers[-1] == 503
+
+        wait_for(options_refused, 5,
+                 lambda: f"OPTIONS 503 while draining (answers {answers}):\n{engine.log[-3000:]}")
         refused = dial(engine.uri(), "--duration", "1", timeout=30)
         assert (refused["status"], refused["sip_code"]) == ("failed", 503), refused
         assert engine.proc.poll() is None  # still serving its live call
