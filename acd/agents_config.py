@@ -94,6 +94,9 @@ class SessionSpec(ConfigModel):
     login_attempts: int = Field(3, ge=1, le=10)
     # Seconds of the tone an agent hears before a caller is bridged.
     tone_s: float = Field(0.3, ge=0, le=3)
+    # Whether the agent hears who calls and why before the tone. Off, only the
+    # tone comes first: the fastest connect (bench/agent_connect.py).
+    whisper: bool = True
 
 
 class OnDemandSpec(ConfigModel):

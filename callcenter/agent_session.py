@@ -204,8 +204,11 @@ class AgentSession:
                              error_beep(self.rate))
             return False
         self._wrap_up_over(change.at)
-        # Stored first: routing may offer a caller at once (its whisper follows the words).
+        # Stored first: routing may offer a caller at once; then the whisper (or the
+        # tone) tells the agent, and a "Ready." first would only keep the caller waiting.
         self._change(change)
+        if status.state is AgentState.OFFERED:
+            return False
         spoken = {AgentState.READY: "Ready.", AgentState.LOGGED_OUT: "Logged out. Goodbye.",
                   AgentState.NOT_READY: f"Not ready, {command.reason}."}[change.state]
         await self._tell(spoken, key_beep(self.rate))
@@ -236,8 +239,9 @@ class AgentSession:
         bridged = False
         try:
             async with self._voice:  # after a confirmation being spoken ("Ready.")
-                await acd.say(self.call, whisper_text(caller.number, caller.queue),
-                              state="whisper", still=lambda: not self._gone(caller))
+                if self.spec.whisper:
+                    await acd.say(self.call, whisper_text(caller.number, caller.queue),
+                                  state="whisper", still=lambda: not self._gone(caller))
             if not self._gone(caller):
                 await caller.hold_off()
                 if self.spec.tone_s > 0:
