@@ -215,6 +215,16 @@ class AcdSettings(_Section):
         return self.queues_file or CONFIG_DIR / "queues.yaml"
 
 
+class ApiSettings(_Section):
+    """The control API inside the engine (HTTP, bearer tokens per user)."""
+
+    enabled: bool = True
+    # Loopback by default: another address exposes the API beyond this host.
+    host: str = "127.0.0.1"
+    # 0 = any free port; the bound URL is written to <data_dir>/run/<node>.api.
+    port: int = Field(8480, ge=0, le=65535)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -233,6 +243,7 @@ class Settings(_Section):
     events: EventSettings = EventSettings()
     engine: EngineSettings = EngineSettings()
     acd: AcdSettings = AcdSettings()
+    api: ApiSettings = ApiSettings()
     asr: dict[str, Any] = {}
     tts: dict[str, Any] = {}
     _origins: _Origins = PrivateAttr(default_factory=dict)

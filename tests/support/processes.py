@@ -39,7 +39,8 @@ class EngineProcess:
         # A short drain: teardown's SIGTERM must not wait out a live call.
         base: dict[str, Any] = {"sip": {"rtp_port": 0, "media_timeout_s": 15},
                                 "engine": {"max_call_s": 30, "flow": None,
-                                           "drain_timeout_s": 2}}
+                                           "drain_timeout_s": 2},
+                                "api": {"port": 0}}
         for section, values in (settings or {}).items():
             base.setdefault(section, {}).update(values)
         self.config = data_dir / "test-settings.yaml"
