@@ -17,6 +17,15 @@ trail and callees' consents. Use `AsyncStore(store)` from asyncio code. Only rec
 """
 
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
+from callcenter.core.store.campaign_tables import (
+    ATTEMPT_OUTCOMES,
+    CAMPAIGN_STATES,
+    AsyncCampaignTables,
+    AttemptRecord,
+    CampaignRecord,
+    CampaignTables,
+    ContactInput,
+)
 from callcenter.core.store.dnc_lists import (
     CONSENT_KINDS,
     DNC_SOURCES,
@@ -47,8 +56,10 @@ from callcenter.core.store.store import AsyncStore, Store, alembic_config
 
 __all__ = [
     "AGENT_STATES",
+    "ATTEMPT_OUTCOMES",
     "CALLBACK_REASONS",
     "CALLBACK_STATUSES",
+    "CAMPAIGN_STATES",
     "CONSENT_KINDS",
     "DNC_SOURCES",
     "QUEUE_LIMITS",
@@ -59,10 +70,15 @@ __all__ = [
     "AgentRecord",
     "AgentStateRecord",
     "AsyncAcdTables",
+    "AsyncCampaignTables",
+    "AttemptRecord",
     "AsyncStore",
     "CallRecord",
     "CallbackRecord",
+    "CampaignRecord",
+    "CampaignTables",
     "ConsentRecord",
+    "ContactInput",
     "DncAuditEntry",
     "DncLists",
     "EventRecord",

@@ -44,6 +44,7 @@ from sqlalchemy.pool import StaticPool
 from callcenter.core.call import CallInfo, EndReason
 from callcenter.core.errors import StoreError
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
+from callcenter.core.store.campaign_tables import AsyncCampaignTables, CampaignTables
 from callcenter.core.store.dnc_lists import DncLists
 from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
 from callcenter.core.store.nodes import NodeTable
@@ -461,6 +462,11 @@ class Store:
         """The internal do-not-call list, its audit trail, and callees' consents."""
         return DncLists(self)
 
+    @property
+    def campaigns(self) -> CampaignTables:
+        """Outbound campaigns, their contacts and the durable attempt log."""
+        return CampaignTables(self)
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
@@ -565,6 +571,11 @@ class AsyncStore:
     def acd(self) -> AsyncAcdTables:
         """`Store.acd` for asyncio code, on this store's worker thread."""
         return AsyncAcdTables(self)
+
+    @property
+    def campaigns(self) -> AsyncCampaignTables:
+        """`Store.campaigns` for asyncio code, on this store's worker thread."""
+        return AsyncCampaignTables(self)
 
     async def add_to_internal_dnc(self, number: str, *, source: str, actor: str,
                                   reason: str | None = None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+from callcenter.core.store import campaign_rows  # noqa: F401 (puts its tables on Base)
 from callcenter.core.store.models import Base
 
 config = context.config
