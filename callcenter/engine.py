@@ -32,6 +32,7 @@ from typing import Any
 from acd.config import AcdConfig
 from callcenter.acd_service import AcdService, load_acd
 from callcenter.call_journal import CallJournal
+from callcenter.call_registry import CallRegistry
 from callcenter.core.call import EndReason
 from callcenter.core.errors import CallGone, MediaError, SettingsError
 from callcenter.core.events import Event, EventBus
@@ -76,6 +77,8 @@ class Engine:
         self.node: SipNode | None = None
         self.dialogs: DialogService | None = None
         self.acd: AcdService | None = None
+        # The node's live calls by id (callcenter.call_registry), fed by the SIP node.
+        self.calls = CallRegistry(settings.node.name or "")
         self.facts: EndpointFacts | None = None
         self.name = settings.node.name or ""
         self.registry: NodeRegistry | None = None
@@ -138,7 +141,10 @@ class Engine:
             if self.acd is not None:
                 self.acd.voice = self.dialogs.synthesizer
                 self._check_flow_queues(self.dialogs, self.acd)
-        self.node.observer = self.journal
+        self.calls.node_name = self.name
+        self.calls.acd = self.acd
+        self.calls.forward = self.journal
+        self.node.observer = self.calls
         self.node.on_incoming = self.handle_call
         self.node.recording_opener = opener
         registry.start_heartbeat()
