@@ -11,10 +11,10 @@
 - :mod:`asr.settings`: the ``asr:`` settings section.
 - :mod:`asr.prosody`: tone and pace of one utterance from the raw audio
   (pitch, range, spectral tilt, voice quality, speech rate), no ASR.
-- :mod:`asr.agitation`: per-call tracker scoring each utterance against the
-  caller's own calm start, plus words as a separate signal.
-- :mod:`asr.escalation`: the pure escalation policy (k of n, reasons
-  ``tone``, ``pace``, ``words``).
+- :mod:`asr.agitation`: per-call tracker scoring each utterance's tone and
+  pace against the caller's own calm start (the kernel's
+  ``UtteranceScores``); words and the escalation decision are the dialog's
+  (``dialog.agitation_words``, ``dialog.escalation_policy``).
 
 May import the kernel (``callcenter.core``) and ``config`` only.
 """

@@ -1,7 +1,8 @@
 """How agitated a caller sounds, utterance by utterance, against their own start.
 
-One :class:`AgitationTracker` per call is fed each utterance's audio (and,
-when there is one, its transcript). The first ``baseline_utterances``
+One :class:`AgitationTracker` per call is fed each utterance's raw audio
+(no transcript: words are the dialog's separate signal,
+``dialog.agitation_words``). The first ``baseline_utterances``
 utterances set the caller's own baseline (callers usually start calm); each
 later one is scored against it:
 
@@ -14,58 +15,25 @@ later one is scored against it:
   better line) cannot reach the threshold on loudness alone.
 - ``pace`` (0..1): 0.5 when the speech rate is ``pace_ratio_at_half`` times
   the baseline's, rising towards 1 faster than that.
-- ``words`` (0..1): :func:`word_signal` of the transcript: profanity or a
-  demand for a supervisor counts fully, complaint words half each.
 
-``agitation`` is the strongest of the three. Whether to escalate is the
-pure :class:`asr.escalation.EscalationPolicy`'s decision over the history.
+The scores are the kernel's :class:`callcenter.core.speech.UtteranceScores`.
+Whether to escalate is the dialog's decision over the history
+(:class:`dialog.escalation_policy.EscalationPolicy`), which adds the words.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from asr.prosody import UtteranceProsody, measure_utterance
+from callcenter.core.speech import CallTrend, ProsodyChange, UtteranceScores
 
-STRONG_WORDS = (
-    r"supervisor", r"manager", r"lawyers?", r"attorney", r"real person",
-    r"fuck\w*", r"shit\w*", r"bullshit", r"damn\w*", r"crap", r"bloody", r"hell",
-    r"ass(hole)?", r"bastards?", r"idiots?", r"screw (this|you|it)")
-COMPLAINT_WORDS = (
-    r"complaint", r"complain(ing)?", r"ridiculous", r"unacceptable", r"useless",
-    r"stupid", r"fed up", r"sick of", r"waste of (my )?time",
-    r"joke", r"outrageous", r"furious", r"angry", r"(third|fourth|fifth) time",
-    r"(nobody|no one) (ever )?(helps|listens)")
-_STRONG = re.compile(r"\b(" + "|".join(STRONG_WORDS) + r")\b", re.IGNORECASE)
-_COMPLAINT = re.compile(r"\b(" + "|".join(COMPLAINT_WORDS) + r")\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class WordSignal:
-    """Agitation heard in the words: ``score`` in 0..1 and the words behind it."""
-
-    score: float
-    hits: tuple[str, ...]
-
-
-def word_signal(text: str) -> WordSignal:
-    """Score a transcript for agitation words (English, as Whisper writes it).
-
-    Profanity and asking for a supervisor, a manager or a lawyer count 1.0;
-    each complaint word ("complaint", "ridiculous", "third time", ...) 0.5;
-    the sum is capped at 1. Words a patient may use about their health
-    ("terrible", "awful") are left out on purpose, and so are names that
-    look like words ("Sue").
-    """
-    strong = [m.group(0).lower() for m in _STRONG.finditer(text)]
-    weak = [m.group(0).lower() for m in _COMPLAINT.finditer(text)]
-    return WordSignal(score=min(1.0, len(strong) + 0.5 * len(weak)), hits=tuple(strong + weak))
-
+__all__ = ["AgitationConfig", "AgitationTracker", "Baseline", "CallTrend", "ProsodyChange",
+           "ToneWeights", "UtteranceScores", "pace_score", "tone_score"]
 
 @dataclass(frozen=True)
 class ToneWeights:
@@ -121,54 +89,6 @@ class AgitationConfig:
             raise ValueError("baseline_utterances must be at least 1")
         if self.pace_ratio_at_half <= 1.0 or self.pace_slope <= 0:
             raise ValueError("need pace_ratio_at_half > 1 and pace_slope > 0")
-
-
-@dataclass(frozen=True)
-class ProsodyChange:
-    """One utterance against the baseline; 0 where either side was unmeasurable."""
-
-    pitch_level_st: float = 0.0
-    pitch_range_st: float = 0.0
-    spectral_tilt_db: float = 0.0
-    high_band_db: float = 0.0
-    aperiodicity: float = 0.0
-    voiced_share: float = 0.0
-    loudness_db: float = 0.0
-    speech_rate_ratio: float = 1.0
-
-
-@dataclass(frozen=True)
-class UtteranceScores:
-    """Scores of one utterance, each 0..1; ``agitation`` is their maximum.
-
-    ``baseline`` utterances (the first ones) score 0 on tone and pace.
-    """
-
-    index: int
-    end_s: float
-    """Call time (sum of the durations fed so far) at the utterance's end."""
-    tone: float
-    pace: float
-    words: float
-    baseline: bool = False
-    word_hits: tuple[str, ...] = ()
-    change: ProsodyChange | None = None
-    """The measured change behind ``tone`` and ``pace`` (None: not scored)."""
-
-    @property
-    def agitation(self) -> float:
-        return max(self.tone, self.pace, self.words)
-
-
-@dataclass(frozen=True)
-class CallTrend:
-    """Agitation over a call so far: mean and slope (per utterance) of the
-    last scored utterances, and the peak of the whole call."""
-
-    mean: float
-    slope: float
-    peak: float
-    utterances: int
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -257,9 +177,9 @@ def pace_score(change: ProsodyChange, config: AgitationConfig) -> float:
 class AgitationTracker:
     """One call's caller: feed each utterance, read its scores and the trend.
 
-    Not thread-safe; one per call. :meth:`feed` costs about 3 ms per second
-    of audio (the prosody measurement), so it may run on the event loop for
-    short utterances or in a worker with the transcript.
+    Not thread-safe; one per call, fed one utterance at a time. :meth:`feed`
+    costs about 3 ms per second of audio (the prosody measurement); a call
+    runs it in a worker thread (``callcenter.caller_agitation``).
     """
 
     def __init__(self, config: AgitationConfig | None = None) -> None:
@@ -274,8 +194,8 @@ class AgitationTracker:
         """The caller's baseline once enough utterances were heard, else None."""
         return self._baseline
 
-    def feed(self, audio: bytes | npt.NDArray[np.generic], rate: int,
-             transcript: str | None = None, *, gap_s: float = 0.0) -> UtteranceScores:
+    def feed(self, audio: bytes | npt.NDArray[np.generic], rate: int, *,
+             gap_s: float = 0.0) -> UtteranceScores:
         """Score one utterance of mono PCM16 at `rate` (8000 or 16000 Hz).
 
         `gap_s` is the silence before it that was not fed, so that
@@ -283,7 +203,6 @@ class AgitationTracker:
         """
         prosody = measure_utterance(audio, rate)
         self._elapsed_s += gap_s + prosody.duration_s
-        words = word_signal(transcript) if transcript else WordSignal(0.0, ())
         tone = pace = 0.0
         change: ProsodyChange | None = None
         in_baseline = self._baseline is None
@@ -298,19 +217,11 @@ class AgitationTracker:
             tone = tone_score(change, self.config.tone)
             pace = pace_score(change, self.config)
         scores = UtteranceScores(index=len(self.history), end_s=self._elapsed_s, tone=tone,
-                                 pace=pace, words=words.score, baseline=in_baseline,
-                                 word_hits=words.hits, change=change)
+                                 pace=pace, baseline=in_baseline, change=change)
         self.history.append(scores)
         return scores
 
     def trend(self, last: int = 4) -> CallTrend:
         """Mean and least-squares slope of agitation over the `last` scored
         utterances (baseline ones left out), and the call's peak."""
-        scored = [s.agitation for s in self.history if not s.baseline]
-        recent = scored[-last:]
-        if not recent:
-            return CallTrend(mean=0.0, slope=0.0, peak=0.0, utterances=0)
-        slope = float(np.polyfit(np.arange(len(recent)), recent, 1)[0]) if len(recent) > 1 \
-            else 0.0
-        return CallTrend(mean=float(np.mean(recent)), slope=slope, peak=max(scored),
-                         utterances=len(scored))
+        return CallTrend.of(self.history, last)

@@ -8,8 +8,10 @@ Data: ``shared/testdata/emotion-emodb`` beside the checkout (``--data``),
 speaker: 2 neutral clips (the caller's calm baseline), then 4 clips of the
 target emotion, 1.2 s of silence between clips. Clips are fed one by one to
 an :class:`asr.agitation.AgitationTracker` (as the endpointer would hand
-them over, no transcript: tone and pace only) and the default
-:class:`asr.escalation.EscalationPolicy` decides after each. ``--calls``
+them over, no transcript: tone and pace only) and the default policy
+decides after each through :class:`dialog.escalation_policy.EscalationWatch`,
+the code a live call runs (``callcenter.caller_agitation`` feeds the same
+tracker, the dialog runner the same watch). ``--calls``
 calls per speaker and kind, clips drawn with a fixed seed (distinct where
 the speaker has enough, else with repeats). Kinds:
 
@@ -53,8 +55,8 @@ import numpy as np
 from _common import ROOT, json_stdout, setup_logging, write_result
 
 from asr.agitation import AgitationConfig, AgitationTracker, Baseline, ToneWeights
-from asr.escalation import EscalationPolicy
 from asr.prosody import UtteranceProsody, measure_utterance
+from dialog.escalation_policy import EscalationConfig, EscalationWatch
 
 log = logging.getLogger("bench.escalation")
 DATA = ROOT.parent / "shared" / "testdata" / "emotion-emodb"
@@ -128,15 +130,15 @@ class Outcome:
     audio_s: float
 
 
-def run_call(call: Call, policy: EscalationPolicy, config: AgitationConfig) -> Outcome:
+def run_call(call: Call, policy: EscalationConfig, config: AgitationConfig) -> Outcome:
     """Feed the call clip by clip, asking the policy after each."""
-    tracker = AgitationTracker(config)
+    tracker, watch = AgitationTracker(config), EscalationWatch(policy)
     cpu = audio = 0.0
     target_start = first_end = 0.0
     for i, clip in enumerate(call.clips):
         start = time.process_time()
         scores = tracker.feed(clip, RATE, gap_s=GAP_S if i else 0.0)
-        decision = policy.decide(tracker.history)
+        decision = watch.hear([scores])
         cpu += time.process_time() - start
         audio += len(clip) / RATE
         if i == BASELINE_CLIPS:
@@ -147,7 +149,7 @@ def run_call(call: Call, policy: EscalationPolicy, config: AgitationConfig) -> O
     return Outcome(None, None, None, cpu, audio)
 
 
-def evaluate(calls: list[Call], policy: EscalationPolicy,
+def evaluate(calls: list[Call], policy: EscalationConfig,
              config: AgitationConfig) -> dict[str, Any]:
     """The report of one speaker half."""
     escalated: dict[str, list[bool]] = {kind: [] for kind in KINDS}
@@ -248,7 +250,7 @@ def main() -> int:
         write_result(out, tune(build_calls(clips, halves["train"], args.calls),
                                    args.happy_weight), [])
         return 0
-    config, policy = AgitationConfig(), EscalationPolicy()
+    config, policy = AgitationConfig(), EscalationConfig()
     result: dict[str, Any] = {"pass": False}
     for half, members in halves.items():
         log.info("%s: %s", half, members)
@@ -257,7 +259,7 @@ def main() -> int:
     result.update({
         "tuned_on": "train", "speakers": halves, "calls_per_speaker_and_kind": args.calls,
         "target": {k: round(v, 3) for k, v in TARGETS.items()},
-        "policy": dataclasses.asdict(policy.config),
+        "policy": policy.model_dump(),
         "tone_weights": dataclasses.asdict(ToneWeights()),
         "note": "tone weights and policy thresholds were fitted on the train speakers only; "
                 "test speakers are held out; no transcripts (tone and pace only); delay runs "

@@ -13,6 +13,7 @@ Modules, one concept each:
                                                  Transferrer) and gives back (Turn, outcome)
     runner, runner_turns, listening              running a flow for one call
     intents                                      keyword/phrase fuzzy matching, global intents
+    escalation_policy, agitation_words           when an upset caller goes to a person
     slots, numbers, datetimes                    yes/no, digits, numbers, dates, times
     templates                                    prompt templates read aloud well
     record_stores, console                       demo adapters: records in memory or SQLite,

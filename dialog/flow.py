@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from callcenter.core.yaml_lines import LineMap
+from dialog.escalation_policy import EscalationConfig
 from dialog.slots import SlotType
 
 Scalar = str | int | float | bool | None
@@ -213,8 +214,26 @@ class QueueSpec(_Model):
     uri: str | None = None
 
 
+class UpsetSpec(EscalationConfig):
+    """Live escalation of a caller who sounds upset (tone, pace) or says so
+    (words): the policy's thresholds (:class:`dialog.escalation_policy.
+    EscalationConfig`) and where it applies and sends the caller.
+
+    `states`: where it applies (None: every state that listens); `queue`:
+    None for the escalation's; `priority_boost`: added to the queue's
+    priority (None: the queue's own ``escalation_boost``); `say`: said
+    before the transfer.
+    """
+
+    states: list[Name] | None = None
+    queue: str | None = None
+    priority_boost: int | None = Field(None, ge=0, le=1000)
+    say: str = "I'm sorry about this. Let me get you a person right away."
+
+
 class EscalationSpec(_Model):
-    """How a caller reaches a person: by asking, or after repeated failure."""
+    """How a caller reaches a person: by asking, after repeated failure, or
+    (with `upset`) as soon as they sound upset."""
 
     queue: str
     after_failures: int = Field(3, ge=1, le=10)
@@ -223,6 +242,15 @@ class EscalationSpec(_Model):
     unavailable: str = "Sorry, nobody is available right now. Please call again later. Goodbye."
     # Where the flow goes on when an agent gives an escalated caller back; None = hang up.
     on_return: str | None = None
+    # Tone, pace and words: None (no block) = no live escalation.
+    upset: UpsetSpec | None = None
+
+    def upset_in(self, state: str, listens: bool) -> UpsetSpec | None:
+        """The live escalation that applies in `state`, or None."""
+        upset = self.upset
+        if upset is None or not upset.enabled or not listens:
+            return None
+        return upset if upset.states is None or state in upset.states else None
 
 
 class FlowSpec(_Model):

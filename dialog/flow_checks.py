@@ -168,6 +168,8 @@ def flow_texts(spec: FlowSpec) -> Iterator[tuple[Path, str]]:
     `set` actions give variables)."""
     for key in ("say", "agent_say", "unavailable"):
         yield ("escalation", key), getattr(spec.escalation, key)
+    if spec.escalation.upset is not None:
+        yield ("escalation", "upset", "say"), spec.escalation.upset.say
     for key in ("no_input", "no_match"):
         if getattr(spec.reprompt, key):
             yield ("reprompt", key), getattr(spec.reprompt, key)
@@ -244,6 +246,22 @@ def _check_references(spec: FlowSpec) -> Iterator[Problem]:
             yield (*where, "transfer"), f"unknown queue '{action.transfer.queue}'"
     if spec.escalation.queue not in spec.queues:
         yield ("escalation", "queue"), f"unknown queue '{spec.escalation.queue}'"
+    yield from _check_upset(spec)
+
+
+def _check_upset(spec: FlowSpec) -> Iterator[Problem]:
+    upset = spec.escalation.upset
+    if upset is None:
+        return
+    where = ("escalation", "upset")
+    if upset.queue is not None and upset.queue not in spec.queues:
+        yield (*where, "queue"), f"unknown queue '{upset.queue}'"
+    for i, name in enumerate(upset.states or []):
+        if name not in spec.states:
+            yield (*where, "states", i), f"unknown state '{name}'"
+        elif not spec.states[name].listens:
+            yield (*where, "states", i), (f"state '{name}' does not listen (no menu or ask): "
+                                          "the caller is never heard there")
 
 
 def _check_graph(spec: FlowSpec) -> Iterator[Problem]:

@@ -15,10 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from callcenter.core.call import CallInfo
 from callcenter.core.listening import EndpointerConfig
+from callcenter.core.speech import UtteranceScores
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,16 @@ class CallerInput:
     text: str = ""
     confidence: float = 1.0
     digits: str = ""
+    voice: tuple[UtteranceScores, ...] = ()
+    """How the caller sounded: the tone/pace scores of every utterance heard
+    since the last input, this one's last (empty when not measured). Speech
+    with an empty `text` but scores is voice without recognized words."""
 
     @classmethod
-    def speech(cls, text: str, confidence: float = 1.0) -> CallerInput:
+    def speech(cls, text: str, confidence: float = 1.0,
+               voice: Sequence[UtteranceScores] = ()) -> CallerInput:
         """Words the recognizer heard, with its confidence in 0..1."""
-        return cls(InputKind.SPEECH, text=text, confidence=confidence)
+        return cls(InputKind.SPEECH, text=text, confidence=confidence, voice=tuple(voice))
 
     @classmethod
     def dtmf(cls, digits: str) -> CallerInput:
@@ -100,17 +106,47 @@ class RecordStore(Protocol):
         """Change `fields` of the record of `kind` under `key`."""
 
 
+TransferReason = Literal["tone", "pace", "words", "asked", "dtmf", "no_match", "no_input",
+                         "error"]
+"""Why a caller is handed to a person: upset (tone, pace, words), at their
+request (asked by voice, dtmf by key), after repeated failures (no_match,
+no_input), or because the engine failed (error: a store fault, a flow that
+never ends)."""
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Why the dialog hands the caller over, and what it knows so far: for the
+    call's events and the agent's whisper and offer.
+
+    `scores`: what triggered it (for tone/pace/words: the scores, their
+    utterances, the call's trend); `intent`: what the caller last asked for
+    (a menu choice such as "reschedule"), None if nothing yet; `variables`:
+    the flow's variables (records found, slots filled).
+    """
+
+    reason: TransferReason
+    state: str
+    intent: str | None = None
+    scores: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class TransferTarget:
     """Where to hand a caller: a named human queue and/or a SIP URI (the
     queue's fallback, or the only target). `escalated`: the dialog hands the
-    caller over after failures, not at their request (they may go ahead in
-    the queue)."""
+    caller over on its own initiative (upset, or after failures), not at
+    their request (they may go ahead in the queue); `priority_boost`: how
+    far ahead (None: the queue's own boost for escalated callers); `why`:
+    the reason and context."""
 
     queue: str | None = None
     uri: str | None = None
     # About the caller, not the place: two targets are the same place whatever it says.
     escalated: bool = field(default=False, compare=False)
+    priority_boost: int | None = field(default=None, compare=False)
+    why: Handover | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return self.queue or self.uri or "?"

@@ -10,6 +10,11 @@ menu or an ask. In every listening state "agent", "representative",
 prompt. Silence and words not understood are reprompted; after the state's
 `max_failures` (default: the flow's `escalation.after_failures`) in a row the
 caller is handed to the escalation queue, as they are when the store fails.
+With ``escalation: upset:`` every caller turn also goes through the call's
+:class:`~dialog.escalation_policy.EscalationWatch` (tone and pace the
+listening side measured, words from the transcript); in the states where it
+applies, an upset caller is handed over at once, ahead of any failure
+count. Every transfer names its reason and context (`Handover`).
 A transfer ends the run, unless an agent gives the caller back
 (`TransferResult.RETURNED`): the run goes on at the transfer's (or the
 escalation's) `on_return` state, or, without one, ends there.
@@ -25,7 +30,8 @@ from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 from callcenter.core.errors import CallGone, StoreError
-from dialog.flow import Action, Flow, StateSpec
+from dialog.escalation_policy import EscalationConfig, EscalationDecision, EscalationWatch
+from dialog.flow import Action, Flow, StateSpec, UpsetSpec
 from dialog.intents import AGENT, GLOBAL_INTENTS, FuzzyIntentMatcher, Intent, IntentMatcher
 from dialog.listening import listen_settings, recognition_hints
 from dialog.ports import (
@@ -34,10 +40,12 @@ from dialog.ports import (
     CallerIO,
     DialogOutcome,
     Ending,
+    Handover,
     InputKind,
     ListenSettings,
     RecordStore,
     Speaker,
+    TransferReason,
     Transferrer,
     TransferResult,
     TransferTarget,
@@ -77,6 +85,10 @@ class DialogRunner:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._max_steps = max_steps
         self._state = self._spec.start
+        upset = self._spec.escalation.upset
+        self.watch = EscalationWatch(upset or EscalationConfig(enabled=False))
+        self._wanted: str | None = None  # the caller's last menu choice
+        self._asked_by: TransferReason = "asked"  # how the caller's last input came
         call = call or CallData()
         self.variables: dict[str, Any] = dict(self._spec.variables)
         self.variables.update(caller_number=call.caller_number, called_number=call.called_number,
@@ -103,7 +115,7 @@ class DialogRunner:
                 state = await self._visit(state)
             log.error("%s: %d states without an end; handing the caller over",
                       self.flow.path, self._max_steps)
-            await self._hand_over(self._spec.escalation.say, escalated=True)
+            await self._hand_over(self._spec.escalation.say, escalated=True, reason="error")
             return self._end(Ending.TRANSFERRED, escalated=True).outcome
         except _Ended as ended:
             return ended.outcome
@@ -167,25 +179,67 @@ class DialogRunner:
             await self._say(prompt, barge_in=settings.barge_in)
             started = self._clock()
             heard: CallerInput = await self._io.listen(hints, settings)
+            self._asked_by = "dtmf" if heard.kind is InputKind.DTMF else "asked"
+            upset = self._spec.escalation.upset_in(name, listens=True)
+            decision = self._hear_voice(heard)
+            if upset is not None and decision.escalate:
+                self._emit_caller(name, heard, started, "upset", 0.0)
+                return await self._escalate_upset(upset, decision)
+            if heard.kind is InputKind.SPEECH and not heard.text.strip() and heard.voice:
+                prompt = ""  # voice without words (noise, a language Whisper missed)
+                continue
             result: Heard = await interpret(heard, state, intents, self._matcher, settings,
                                             self._today())
-            self._emit(Turn(Speaker.CALLER, name, heard.text or heard.digits, started,
-                            self._clock(), kind=heard.kind, intent=result.label,
-                            confidence=heard.confidence if heard.kind is InputKind.SPEECH
-                            else None, extra={"score": result.score} if result.score else {}))
+            self._emit_caller(name, heard, started, result.label, result.score)
             if result.intent == "repeat" and "repeat" not in own:
                 prompt = state.say or ""
                 continue
             if result.intent == AGENT.name and AGENT.name not in own:
-                return await self._hand_over(self._spec.escalation.agent_say, escalated=False)
+                return await self._hand_over(self._spec.escalation.agent_say, escalated=False,
+                                             reason=self._asked_by)
             if result.intent is not None:
+                if result.intent in own:
+                    self._wanted = result.intent
                 return await self._choose(state, result.intent)
             if result.filled is not None and state.ask is not None:
                 return self._fill(state, result)
             failures += 1
             if failures >= limit:
-                return await self._hand_over(self._spec.escalation.say, escalated=True)
+                reason: TransferReason = "no_input" if result.label == "no_input" \
+                    else "no_match"
+                return await self._hand_over(self._spec.escalation.say, escalated=True,
+                                             reason=reason)
             prompt = self._reprompt(state, result)
+
+    def _hear_voice(self, heard: CallerInput) -> EscalationDecision:
+        """Feed a spoken turn (its voice scores and words) to the call's watch."""
+        if heard.kind is not InputKind.SPEECH:
+            return EscalationDecision(escalate=False)
+        return self.watch.hear(heard.voice, heard.text)
+
+    def _emit_caller(self, name: str, heard: CallerInput, started: datetime, label: str,
+                     score: float) -> None:
+        extra: dict[str, Any] = {"score": score} if score else {}
+        if heard.voice:
+            extra["voice"] = self.watch.history[-1].as_dict()
+        self._emit(Turn(Speaker.CALLER, name, heard.text or heard.digits, started,
+                        self._clock(), kind=heard.kind, intent=label,
+                        confidence=heard.confidence if heard.kind is InputKind.SPEECH
+                        else None, extra=extra))
+
+    async def _escalate_upset(self, upset: UpsetSpec, decision: EscalationDecision) -> str:
+        """Hand an upset caller over at once, to the upset queue, ahead of others."""
+        assert decision.reason is not None
+        scores: dict[str, Any] = {
+            decision.reason: list(decision.scores), "utterances": list(decision.utterances),
+            "detail": decision.detail, "trend": self.watch.trend().as_dict(),
+            "last": self.watch.history[-1].as_dict()}
+        if decision.word_hits:
+            scores["word_hits"] = list(decision.word_hits)
+        log.info("%s: caller upset in %s (%s)", self.flow.path, self._state, decision.detail)
+        return await self._hand_over(upset.say, escalated=True, reason=decision.reason,
+                                     scores=scores, queue=upset.queue,
+                                     boost=upset.priority_boost)
 
     def _reprompt(self, state: StateSpec, result: Heard) -> str:
         key = "no_input" if result.label == "no_input" else "no_match"
@@ -247,7 +301,8 @@ class DialogRunner:
                 detour = await self._act(action)
             except StoreError as exc:
                 log.warning("%s: store failed in %s: %s", self.flow.path, self._state, exc)
-                return await self._hand_over(self._spec.escalation.say, escalated=True)
+                return await self._hand_over(self._spec.escalation.say, escalated=True,
+                                             reason="error")
             if detour is not None:
                 return detour
         return None
@@ -275,7 +330,7 @@ class DialogRunner:
             await self._say(action.say, barge_in=self._listening(state).barge_in)
         elif action.transfer is not None:
             xfer = action.transfer
-            target = self._target(xfer.queue, xfer.uri)
+            target = self._target(xfer.queue, xfer.uri, why=self._why(self._asked_by))
             result = await self._transfer(target, xfer.say)
             if result is TransferResult.RETURNED:
                 return self._returned(target, xfer.on_return)
@@ -288,12 +343,18 @@ class DialogRunner:
             await self._hang_up(action.hangup.say, Ending.COMPLETED)
         return None
 
-    def _target(self, queue: str | None, uri: str | None, *,
-                escalated: bool = False) -> TransferTarget:
+    def _why(self, reason: TransferReason,
+             scores: Mapping[str, Any] | None = None) -> Handover:
+        variables = {k: v for k, v in self.variables.items() if k not in ("now", "today")}
+        return Handover(reason=reason, state=self._state, intent=self._wanted,
+                        scores=dict(scores or {}), variables=variables)
+
+    def _target(self, queue: str | None, uri: str | None, *, escalated: bool = False,
+                why: Handover | None = None, boost: int | None = None) -> TransferTarget:
         if queue is not None:
             return TransferTarget(queue=queue, uri=self._spec.queues[queue].uri,
-                                  escalated=escalated)
-        return TransferTarget(uri=uri, escalated=escalated)
+                                  escalated=escalated, priority_boost=boost, why=why)
+        return TransferTarget(uri=uri, escalated=escalated, priority_boost=boost, why=why)
 
     async def _transfer(self, target: TransferTarget, say: str | None) -> TransferResult:
         if say:
@@ -311,10 +372,13 @@ class DialogRunner:
             raise self._end(Ending.TRANSFERRED, target, target.escalated)
         return on_return
 
-    async def _hand_over(self, say: str, *, escalated: bool) -> str:
-        """Transfer to the escalation queue. The run ends there, unless an
-        agent gives the caller back: then the state to go on at."""
-        target = self._target(self._spec.escalation.queue, None, escalated=escalated)
+    async def _hand_over(self, say: str, *, escalated: bool, reason: TransferReason,
+                         scores: Mapping[str, Any] | None = None, queue: str | None = None,
+                         boost: int | None = None) -> str:
+        """Transfer to the escalation queue (or `queue`). The run ends there,
+        unless an agent gives the caller back: then the state to go on at."""
+        target = self._target(queue or self._spec.escalation.queue, None, escalated=escalated,
+                              why=self._why(reason, scores), boost=boost)
         result = await self._transfer(target, say)
         if result is TransferResult.RETURNED:
             return self._returned(target, self._spec.escalation.on_return)

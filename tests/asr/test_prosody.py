@@ -1,7 +1,8 @@
-"""Tone and pace analysis: prosody measures, agitation scores, escalation policy.
+"""Tone and pace analysis: prosody measures and agitation scores.
 
-Synthetic signals for the measures, scripted scores for the policy, and a
-few real EmoDB calls (``shared/testdata/emotion-emodb``; see the ``emodb``
+Synthetic signals for the measures (the policy's own tests are in
+tests/dialog/test_escalation_policy.py), and a few real EmoDB calls
+through tracker and policy together (``shared/testdata/emotion-emodb``; see the ``emodb``
 fixture for when they skip).
 """
 
@@ -15,14 +16,9 @@ import numpy as np
 import pytest
 import soxr
 
-from asr.agitation import (
-    AgitationConfig,
-    AgitationTracker,
-    UtteranceScores,
-    word_signal,
-)
-from asr.escalation import EscalationConfig, EscalationPolicy
+from asr.agitation import AgitationConfig, AgitationTracker
 from asr.prosody import measure_utterance, yin_pitch
+from dialog.escalation_policy import EscalationWatch
 
 RATE = 8000
 
@@ -43,14 +39,6 @@ def voice(f0: float, seconds: float = 1.5, rate: int = RATE, level: float = 0.1,
     if syllables_per_s:
         x *= (0.5 - 0.5 * np.cos(2 * np.pi * syllables_per_s * t)) ** 2
     return np.asarray(np.clip(x, -1, 1) * 32767, dtype=np.int16)
-
-
-def scores(tones: list[float], *, pace: float = 0.0, words: float = 0.0,
-           baseline: int = 2) -> list[UtteranceScores]:
-    """Scripted history: `baseline` calm utterances, then one per tone."""
-    calm = [UtteranceScores(i, float(i), 0.0, 0.0, 0.0, baseline=True) for i in range(baseline)]
-    return calm + [UtteranceScores(baseline + i, float(baseline + i), tone, pace, words)
-                   for i, tone in enumerate(tones)]
 
 
 # -- measures ---------------------------------------------------------------
@@ -129,33 +117,12 @@ def test_unsupported_rate_is_refused() -> None:
         measure_utterance(voice(150.0), 11025)
 
 
-# -- words ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("text", "score"), [
-    ("I want to speak to your supervisor.", 1.0),
-    ("Get me a manager, now!", 1.0),
-    ("This is fucking ridiculous", 1.0),
-    ("This is ridiculous.", 0.5),
-    ("I want to make a complaint, this is the third time", 1.0),
-    ("Hello, I'd like to cancel my appointment.", 0.0),
-    ("I feel terrible, the pain is awful.", 0.0),
-    ("Yes, Tuesday at nine works.", 0.0),
-])
-def test_word_signal(text: str, score: float) -> None:
-    assert word_signal(text).score == score
-
-
-def test_word_signal_names_its_hits() -> None:
-    assert word_signal("Supervisor. This is ridiculous").hits == ("supervisor", "ridiculous")
-
-
 # -- tracker ----------------------------------------------------------------
 
 
 def test_baseline_utterances_are_not_scored() -> None:
     tracker = AgitationTracker()
-    first = tracker.feed(voice(150.0), RATE, "Hi, I'm calling about my bill.")
+    first = tracker.feed(voice(150.0), RATE)
     assert first.baseline and first.tone == 0.0 and tracker.baseline is None
     second = tracker.feed(voice(150.0), RATE)
     assert second.baseline and tracker.baseline is not None
@@ -201,13 +168,6 @@ def test_faster_speech_scores_pace() -> None:
     assert faster.pace > 0.9
 
 
-def test_transcript_words_score_without_any_baseline() -> None:
-    tracker = AgitationTracker()
-    scored = tracker.feed(voice(150.0), RATE, "Put your manager on the phone")
-    assert scored.words == 1.0 and scored.agitation == 1.0
-    assert EscalationPolicy().decide(tracker.history).reason == "words"
-
-
 def test_trend_rises_with_agitation() -> None:
     tracker = AgitationTracker(AgitationConfig(baseline_utterances=1))
     tracker.feed(voice(120.0, vibrato_st=3.0), RATE)
@@ -221,61 +181,6 @@ def test_trend_rises_with_agitation() -> None:
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError):
         AgitationConfig(baseline_utterances=0)
-    with pytest.raises(ValueError):
-        EscalationConfig(tone_k=4, tone_n=3)
-    with pytest.raises(ValueError):
-        EscalationConfig(tone_threshold=1.5)
-
-
-# -- policy -----------------------------------------------------------------
-
-
-def test_k_of_the_last_n_escalates_on_tone() -> None:
-    policy = EscalationPolicy(EscalationConfig(tone_threshold=0.4, tone_k=2, tone_n=3,
-                                               tone_single=None))
-    assert not policy.decide(scores([0.45, 0.1, 0.2])).escalate
-    decision = policy.decide(scores([0.45, 0.1, 0.42]))
-    assert decision.escalate and decision.reason == "tone"
-    assert decision.scores == (0.45, 0.42) and decision.utterances == (2, 4)
-    assert not policy.decide(scores([0.45, 0.1, 0.1, 0.42])).escalate  # out of the window
-
-
-def test_one_very_high_tone_escalates_at_once() -> None:
-    policy = EscalationPolicy(EscalationConfig(tone_single=0.7))
-    assert not policy.decide(scores([0.65])).escalate
-    decision = policy.decide(scores([0.75]))
-    assert decision.reason == "tone" and decision.utterances == (2,)
-
-
-def test_baseline_utterances_never_escalate_on_tone() -> None:
-    history = [UtteranceScores(i, float(i), 0.99, 0.99, 0.0, baseline=True) for i in range(3)]
-    assert not EscalationPolicy().decide(history).escalate
-
-
-def test_words_come_first_and_only_from_the_latest_utterance() -> None:
-    policy = EscalationPolicy()
-    decision = policy.decide(scores([0.9], words=1.0))
-    assert decision.reason == "words" and decision.scores == (1.0,)
-    history = scores([0.1], words=1.0) + scores([0.1])[-1:]
-    assert not policy.decide(history).escalate
-
-
-def test_pace_needs_k_of_n() -> None:
-    policy = EscalationPolicy(EscalationConfig(pace_threshold=0.8, pace_k=3, pace_n=4))
-    assert not policy.decide(scores([0.0, 0.0], pace=0.9)).escalate
-    decision = policy.decide(scores([0.0, 0.0, 0.0], pace=0.9))
-    assert decision.reason == "pace" and len(decision.scores) == 3
-
-
-def test_off_switch_and_single_rules_off() -> None:
-    history = scores([0.99, 0.99, 0.99], pace=0.99, words=1.0)
-    assert EscalationPolicy().decide(history).escalate
-    assert not EscalationPolicy(EscalationConfig(enabled=False)).decide(history).escalate
-    no_words = EscalationConfig(words_threshold=None)
-    assert EscalationPolicy(no_words).decide(history).reason == "tone"
-    only_pace = EscalationConfig(words_threshold=None, tone_threshold=None, tone_single=None)
-    assert EscalationPolicy(only_pace).decide(history).reason == "pace"
-    assert not EscalationPolicy().decide([]).escalate
 
 
 # -- real speech (EmoDB) ----------------------------------------------------
@@ -293,13 +198,12 @@ def _clips(emodb: Path, speaker: str, emotion: str) -> list[np.ndarray]:
 
 def _call(clips: list[np.ndarray], rate: int = RATE) -> list[str | None]:
     """Feed a call clip by clip; the policy's reason after each (None: no)."""
-    tracker, policy = AgitationTracker(), EscalationPolicy()
+    tracker, watch = AgitationTracker(), EscalationWatch()
     reasons: list[str | None] = []
     for clip in clips:
         if rate != RATE:
             clip = soxr.resample(clip, RATE, rate)
-        tracker.feed(clip, rate, gap_s=1.2)
-        reasons.append(policy.decide(tracker.history).reason)
+        reasons.append(watch.hear([tracker.feed(clip, rate, gap_s=1.2)]).reason)
     return reasons
 
 
