@@ -16,6 +16,11 @@ up. Three parts:
   port, then silence: RTP both ways all along, both channels recorded);
 - ``hold``: the same with ``engine.hold_audio``: after the chime every
   caller hears a looping WAV mixed in the bridge;
+- ``queue``: every caller is sent by a dialog flow to a human queue whose
+  one agent (an agent session, logged in, not ready) never takes a call:
+  callers wait on the queue's looping hold WAV with their position and
+  expected wait spoken every ``--announce`` seconds (Piper, in the engine);
+  the window spans two announcements per caller;
 - ``setup``: calls per second the node accepts with no failure, short calls
   at rising rates;
 - ``knee`` (``--knee``): the largest number of concurrent recorded calls
@@ -41,6 +46,7 @@ import sys
 import tempfile
 import time
 import wave
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +56,7 @@ from _proc import CLK_TCK, proc_cpu_ticks, rss_mb, system_cpu, udp_ports_of
 from _rtp_capture import TcpdumpCapture, analyse
 
 from tests.support.audio import tone, write_wav
-from tests.support.processes import EngineProcess
+from tests.support.processes import EngineProcess, start_dial
 from tests.support.sipp import SIPP, free_port
 
 RTP_BASE = 42000
@@ -165,14 +171,71 @@ class Sipp:
                 "exit": self.proc.returncode}
 
 
-def start_engine(work: Path, name: str, hold_wav: Path | None, max_calls: int
-                 ) -> EngineProcess:
-    engine = EngineProcess(work / name, {
+QUEUE_FLOW = """\
+flow: queue_bench
+start: to_desk
+queues:
+  desk: {}
+escalation:
+  queue: desk
+  say: One moment.
+  agent_say: Connecting you.
+  unavailable: Nobody can take your call. Goodbye.
+states:
+  to_desk:
+    do:
+      - transfer: {queue: desk}
+"""
+QUEUE_AGENTS = """\
+session:
+  number: "200"
+agents:
+  "1001": {name: Bench Agent, pin: "4711", skills: {desk: 1}}
+"""
+
+
+def queue_settings(work: Path, hold_wav: Path, announce_s: int, calls: int) -> dict[str, Any]:
+    """Engine settings for the ``queue`` part: a flow into the queue ``desk``."""
+    folder = work / "queue-config"
+    (folder / "flows").mkdir(parents=True, exist_ok=True)
+    (folder / "flows" / "queue_bench.yaml").write_text(QUEUE_FLOW)
+    (folder / "agents.yaml").write_text(QUEUE_AGENTS)
+    (folder / "queues.yaml").write_text(
+        "queues:\n  desk:\n    skills: {desk: 1}\n    max_wait_s: 3600\n"
+        f"    max_length: {calls + 10}\n    hold_audio: {hold_wav}\n"
+        f"    announce_every_s: {announce_s}\n")
+    return {"engine": {"flow": "queue_bench", "flows_dir": str(folder / "flows")},
+            "acd": {"agents_file": str(folder / "agents.yaml"),
+                    "queues_file": str(folder / "queues.yaml")}}
+
+
+def log_in_agent(engine: EngineProcess, work: Path, stay_s: float) -> subprocess.Popen[str]:
+    """An agent session (``callcenter dial``) logged in as 1001, not ready, for `stay_s`."""
+    script = work / "agent.yaml"
+    script.write_text(f"- wait: 1.0\n- dtmf: '1001#4711#'\n- wait: {stay_s}\n")
+    agent = start_dial(engine.uri("200"), "--from", "1001", "--script", str(script))
+    store = engine.store()
+    try:
+        deadline = time.monotonic() + 30
+        while (a := store.acd.agent("1001")) is None or a.state != "not_ready":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bench's agent did not log in")
+            time.sleep(0.2)
+    finally:
+        store.close()
+    return agent
+
+
+def start_engine(work: Path, name: str, hold_wav: Path | None, max_calls: int,
+                 extra: dict[str, Any] | None = None) -> EngineProcess:
+    settings: dict[str, Any] = {
         "sip": {"rtp_port": RTP_BASE, "rtp_port_range": RTP_RANGE, "max_calls": max_calls,
                 "media_timeout_s": 30},
         "engine": {"flow": None, "max_call_s": 600,
-                   "hold_audio": str(hold_wav) if hold_wav else None}})
-    return engine.start(timeout=60)
+                   "hold_audio": str(hold_wav) if hold_wav else None}}
+    for section, values in (extra or {}).items():
+        settings.setdefault(section, {}).update(values)
+    return EngineProcess(work / name, settings).start(timeout=120)
 
 
 def probed_limit(engine: EngineProcess) -> int:
@@ -220,9 +283,11 @@ def check_recordings(engine: EngineProcess, expected: int, timeout: float = 60
 
 
 def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path | None,
-               window_s: float, ramp_cps: float) -> dict[str, Any]:
+               window_s: float, ramp_cps: float, queue: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
     """`calls` concurrent recorded calls; measure over a window with all up."""
-    engine = start_engine(work, name, hold_wav, calls + 16)
+    engine = start_engine(work, name, hold_wav, calls + 16, queue)
+    agent = log_in_agent(engine, work, hold_s + window_s + 120) if queue else None
     try:
         limit = probed_limit(engine)
         if limit < calls:
@@ -239,9 +304,11 @@ def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path 
         sipp0, sys0 = proc_cpu_ticks(sipp_pid), system_cpu()
         capture = TcpdumpCapture(RTP_BASE, RTP_BASE + RTP_RANGE, str(work / f"{name}.pcap"))
         t0_ns = time.time_ns()
+        window_start = datetime.now(UTC)
         time.sleep(window_s)
         capture.stop()
         cpu1, t1 = proc_cpu_ticks(pid), time.monotonic()
+        waited = queue_figures(engine, window_start) if queue else {}
         sipp1, sys1 = proc_cpu_ticks(sipp_pid), system_cpu()
         rss = rss_mb(pid)
         # RTP only (RTCP, on odd ports, comes every 5 s), and only from this
@@ -258,6 +325,8 @@ def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path 
         rec = check_recordings(engine, calls)
         scheduled = re.search(r"media threads scheduled as (.+)", engine.log)
     finally:
+        if agent is not None and agent.poll() is None:
+            agent.kill()
         engine.stop()
     gaps.pop("per_stream", None)
     return {"calls": calls, "answered": sip_result["successful"],
@@ -272,7 +341,23 @@ def steady_run(work: Path, name: str, calls: int, hold_s: float, hold_wav: Path 
             # The callers share the machine: sipp's CPU, and the machine's
             # busy share of both cores (other work running shows up there).
             "sipp_cpu_pct": round(sipp_pct, 1), "machine_busy_pct": round(busy_pct, 1),
-            "loadavg_1m": round(os.getloadavg()[0], 2), **rec}
+            "loadavg_1m": round(os.getloadavg()[0], 2), **rec, **waited}
+
+
+def queue_figures(engine: EngineProcess, since: datetime) -> dict[str, Any]:
+    """Callers waiting in the queue now, and position announcements spoken since `since`."""
+    from sqlalchemy import text
+
+    store = engine.store()
+    try:
+        waiting = len(store.acd.open_entries())
+        with store.engine.connect() as db:
+            spoken = db.execute(text(
+                "SELECT count(*) FROM turns WHERE state = 'queue:desk' AND speaker = 'engine' "
+                "AND started_at >= :since"), {"since": since.replace(tzinfo=None)}).scalar()
+    finally:
+        store.close()
+    return {"waiting_in_queue": waiting, "announcements_in_window": spoken}
 
 
 def setup_rate(work: Path, rates: list[float], calls_per_step: int) -> dict[str, Any]:
@@ -303,7 +388,9 @@ def main() -> int:
     ap.add_argument("--hold", type=float, default=40.0, help="seconds each call lasts")
     ap.add_argument("--window", type=float, default=15.0, help="measured seconds")
     ap.add_argument("--ramp-cps", type=float, default=40.0)
-    ap.add_argument("--parts", default="greet,hold,setup")
+    ap.add_argument("--parts", default="greet,hold,queue,setup")
+    ap.add_argument("--announce", type=int, default=20,
+                    help="queue part: seconds between position announcements")
     ap.add_argument("--setup-rates", default="50,75,100")
     ap.add_argument("--knee", default="", help="e.g. 200,300,400: concurrent calls per step")
     args = ap.parse_args()
@@ -332,6 +419,14 @@ def main() -> int:
             if "hold" in parts:
                 result["hold"] = steady_run(work, "hold", args.calls, args.hold, hold_wav,
                                             args.window, args.ramp_cps)
+            if "queue" in parts:
+                # The window spans two announcements per caller: the first
+                # renders each position's words, the second finds them cached.
+                window = max(args.window, 2 * args.announce + 5)
+                result["queue"] = steady_run(
+                    work, "queue", args.calls, max(args.hold, window + 20), None,
+                    window, args.ramp_cps,
+                    queue_settings(work, hold_wav, args.announce, args.calls))
             if "setup" in parts:
                 result["setup"] = setup_rate(
                     work, [float(r) for r in args.setup_rates.split(",")], 300)
@@ -351,13 +446,14 @@ def main() -> int:
 
     error = run_measurement(body, log)
     ok = error is None
-    for part in ("greet", "hold"):
+    for part in ("greet", "hold", "queue"):
         r = result.get(part)
         if r is not None:
             ok = ok and (r["answered"] == args.calls and r["failed"] == 0
                          and (r["max_gap_ms"] or 1e9) <= TARGET_GAP_MS and r["rtp_lost"] == 0
                          and r["cpu_pct"] <= TARGET_CPU_PCT
-                         and r["recordings_complete"] == args.calls)
+                         and r["recordings_complete"] == args.calls
+                         and r.get("waiting_in_queue", args.calls) == args.calls)
     if "setup" in result:
         ok = ok and result["setup"]["setup_cps_max_ok"] >= TARGET_SETUP_CPS
     result["pass"] = ok
