@@ -55,6 +55,7 @@ from callcenter.core.store.records import (
     TurnInput,
     TurnRecord,
 )
+from callcenter.core.store.supervision_audit import AsyncSupervisionAudit, SupervisionAudit
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (see _sqlite_begin).
@@ -467,6 +468,11 @@ class Store:
         """Outbound campaigns, their contacts and the durable attempt log."""
         return CampaignTables(self)
 
+    @property
+    def supervision(self) -> SupervisionAudit:
+        """The audit trail of supervisors listening in, whispering and barging in."""
+        return SupervisionAudit(self)
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
@@ -576,6 +582,11 @@ class AsyncStore:
     def campaigns(self) -> AsyncCampaignTables:
         """`Store.campaigns` for asyncio code, on this store's worker thread."""
         return AsyncCampaignTables(self)
+
+    @property
+    def supervision(self) -> AsyncSupervisionAudit:
+        """`Store.supervision` for asyncio code, on this store's worker thread."""
+        return AsyncSupervisionAudit(self)
 
     async def add_to_internal_dnc(self, number: str, *, source: str, actor: str,
                                   reason: str | None = None) -> bool:
