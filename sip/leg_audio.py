@@ -14,8 +14,10 @@ Per leg, two ring ports join the bridge next to the call's own stream slot:
   that is not recorded leaves its tap's ring disabled.
 
 ``a.hear(b)`` routes leg b's voice to leg a (and to a's tap); ``a.hear_slot``
-does the same for any bridge slot (a looping hold-music player, say).
-Bridging, listen-only, whisper and barge are compositions of it.
+does the same for any bridge slot (a looping hold-music player, say);
+``a.hear_engine(b)`` routes what the engine sends to leg b (its bot, tones,
+whispers) to leg a as well. Bridging, listen-only, whisper and barge are
+compositions of these.
 
 Ports are never removed while the bridge runs. pjmedia removes a conference
 port asynchronously, on its clock thread, so freeing a port's memory could
@@ -128,6 +130,7 @@ class LegAudio:
         outbox.on_clear = self._flush_tx
         self._hearing: set[LegAudio] = set()  # legs whose voice this leg hears
         self._hearing_slots: set[int] = set()  # other sources (players)
+        self._hearing_engines: set[LegAudio] = set()  # legs whose engine audio this leg hears
 
     @property
     def recording(self) -> RecordingSink | None:
@@ -199,6 +202,10 @@ class LegAudio:
         for slot in self._hearing_slots:
             conf_connect(slot, stream_slot)
             conf_connect(slot, tap)
+        for other in self._hearing_engines:
+            if other._engine is not None:
+                conf_connect(other._engine.slot, stream_slot)
+                conf_connect(other._engine.slot, tap)
 
     def hear(self, other: LegAudio) -> None:
         """Route `other`'s caller voice to this leg (and its recording)."""
@@ -232,9 +239,30 @@ class LegAudio:
         if self._stream is not None:
             self._disconnect_source(slot)
 
+    def hear_engine(self, other: LegAudio) -> None:
+        """Route what the engine sends to `other` (its bot, tones) to this leg too."""
+        if other is self or other in self._hearing_engines:
+            return
+        self._hearing_engines.add(other)
+        if self._stream is not None and other._engine is not None:
+            self._connect_source(other._engine.slot)
+
+    def stop_hearing_engine(self, other: LegAudio) -> None:
+        """Undo :meth:`hear_engine`."""
+        if other not in self._hearing_engines:
+            return
+        self._hearing_engines.discard(other)
+        if self._stream is not None and other._engine is not None:
+            self._disconnect_source(other._engine.slot)
+
     @property
     def hearing(self) -> frozenset[LegAudio]:
         return frozenset(self._hearing)
+
+    @property
+    def hearing_engines(self) -> frozenset[LegAudio]:
+        """Legs whose engine audio this leg hears (:meth:`hear_engine`)."""
+        return frozenset(self._hearing_engines)
 
     @property
     def heard_slots(self) -> frozenset[int]:
@@ -247,8 +275,12 @@ class LegAudio:
         for other in others:
             if self in other._hearing:
                 other.stop_hearing(self)
+            if self in other._hearing_engines:
+                other.stop_hearing_engine(self)  # before this leg's engine port is reused
         for other in list(self._hearing):
             self.stop_hearing(other)
+        for other in list(self._hearing_engines):
+            self.stop_hearing_engine(other)
         for slot in list(self._hearing_slots):
             self.stop_hearing_slot(slot)
         self._unroute_stream()

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,19 @@ class _Account(pj.Account):  # type: ignore[misc]
 
     def onRegState(self, prm: Any) -> None:  # noqa: N802
         log.info("trunk %s registration: %s %s", self.name, prm.code, prm.reason)
+
+
+@dataclass(frozen=True)
+class LegRoute:
+    """How one leg and another hear each other (for :meth:`SipNode.set_routes`).
+
+    ``hears``: the leg hears the other's voice; ``hears_engine``: it also hears
+    what the engine sends the other (bot, tones); ``heard``: the other hears it.
+    """
+
+    hears: bool = False
+    hears_engine: bool = False
+    heard: bool = False
 
 
 @dataclass(frozen=True)
@@ -440,22 +453,51 @@ class SipNode:
         await self.connect(a, b, on=False)
         await self.connect(b, a, on=False)
 
+    async def set_routes(self, leg: SipCall, routes: Sequence[tuple[SipCall, LegRoute]]
+                         ) -> None:
+        """Set, in one step on the SIP thread, exactly how `leg` and each other
+        leg of `routes` hear each other (see :class:`LegRoute`). Routes between
+        `leg` and legs not named are left as they are; legs without audio
+        (ended) are skipped. Raises :class:`CallFailed` if `leg` has no audio."""
+        def job() -> None:
+            me = leg.leg
+            if me is None:
+                raise CallFailed(f"call {leg.id[:8]} has no active audio")
+            for other_call, route in routes:
+                other = other_call.leg
+                if other is None or other is me:
+                    continue
+                (me.hear if route.hears else me.stop_hearing)(other)
+                (me.hear_engine if route.hears_engine else me.stop_hearing_engine)(other)
+                (other.hear if route.heard else other.stop_hearing)(me)
+
+        await self.thread.run(job)
+
+    async def talking_with(self, call: SipCall) -> list[SipCall]:
+        """The legs bridged both ways with `call` now (each hears the other)."""
+        def job() -> list[SipCall]:
+            me = call.leg
+            if me is None:
+                return []
+            return [c.sip_call for c in self._calls.values()
+                    if c.leg is not None and c.leg is not me and c.leg in me.hearing
+                    and me in c.leg.hearing]
+
+        return list(await self.thread.run(job))
+
     async def listen_in(self, monitor: SipCall, legs: list[SipCall]) -> None:
         """`monitor` hears every leg; nobody hears `monitor`."""
-        for leg in legs:
-            await self.connect(monitor, leg)
+        await self.set_routes(monitor, [(leg, LegRoute(hears=True)) for leg in legs])
 
     async def whisper(self, monitor: SipCall, legs: list[SipCall], to: SipCall) -> None:
         """`monitor` hears every leg and is heard by `to` only."""
-        await self.listen_in(monitor, legs)
-        for leg in legs:
-            await self.connect(leg, monitor, on=leg is to)
+        await self.set_routes(monitor, [(leg, LegRoute(hears=True, heard=leg is to))
+                                        for leg in legs])
 
     async def barge(self, monitor: SipCall, legs: list[SipCall]) -> None:
         """`monitor` hears every leg and every leg hears `monitor`."""
-        await self.listen_in(monitor, legs)
-        for leg in legs:
-            await self.connect(leg, monitor)
+        await self.set_routes(monitor, [(leg, LegRoute(hears=True, heard=True))
+                                        for leg in legs])
 
     async def play_loop(self, call: SipCall, wav: Path) -> None:
         """Let `call` hear `wav` in a loop, mixed by the bridge (no per-frame
