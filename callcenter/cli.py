@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from callcenter.campaign_cli import campaign
 from callcenter.core.errors import CallCenterError, SettingsError
 from callcenter.core.settings import Settings, load_settings
 from callcenter.dnc_cli import dnc
@@ -274,3 +275,4 @@ def _one_call(store: Store, call_id: str) -> str:
 
 main.add_command(outbound)
 main.add_command(dnc)
+main.add_command(campaign)

@@ -113,6 +113,24 @@ def check_number(e164: str) -> CalleeNumber | NumberProblem:
                         zones=tuple(sorted(zones)))
 
 
+def parse_callee(text: str) -> CalleeNumber | NumberProblem:
+    """A number as people write it with its country code (``+1 (202) 555-0123``)
+    made strict E.164 by libphonenumber, then checked by `check_number`.
+
+    Never guesses: a number without ``+`` and country code is refused, since
+    the engine cannot tell which country was meant. Never raises.
+    """
+    cleaned = text.strip()
+    if not cleaned.startswith("+"):
+        return NumberProblem("number.no_country_code",
+                             "needs + and the country code, e.g. +1 202 555 0123")
+    try:
+        parsed = phonenumbers.parse(cleaned, None)
+    except phonenumbers.NumberParseException as exc:
+        return NumberProblem("number.unparsable", f"not a phone number: {exc}")
+    return check_number(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
 def area_code_zones(area_code: str) -> tuple[str, ...]:
     """Every zone libphonenumber assigns within ``area_code`` (and its overlay parent)."""
     index = _zone_index()
