@@ -43,6 +43,8 @@ class AgentSpec(ConfigModel):
     mode: AgentMode = AgentMode.SESSION
     phone: SipUri | None = None
     skills: Skills = {}
+    # May listen in, whisper and barge into calls (with their session or phone).
+    supervisor: bool = False
 
     @model_validator(mode="after")
     def _on_demand_needs_phone(self) -> AgentSpec:
