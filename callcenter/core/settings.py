@@ -225,6 +225,15 @@ class ApiSettings(_Section):
     port: int = Field(8480, ge=0, le=65535)
 
 
+class SupervisionSettings(_Section):
+    """Supervisors listening in, whispering and barging into calls."""
+
+    # Seconds the engine rings a supervisor's phone before giving up (408).
+    ring_timeout_s: float = Field(20.0, gt=0, le=120)
+    # How often a monitor looks whether an agent joined or left the call.
+    recheck_s: float = Field(0.25, gt=0, le=5)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -244,6 +253,7 @@ class Settings(_Section):
     engine: EngineSettings = EngineSettings()
     acd: AcdSettings = AcdSettings()
     api: ApiSettings = ApiSettings()
+    supervision: SupervisionSettings = SupervisionSettings()
     asr: dict[str, Any] = {}
     tts: dict[str, Any] = {}
     _origins: _Origins = PrivateAttr(default_factory=dict)
