@@ -11,12 +11,14 @@ business records, SQLite or PostgreSQL.
 `store.nodes` is the registry of nodes sharing the store (unique names,
 heartbeats); `store.acd` the human queue's agents, agent states, queue
 entries and callbacks; `store.dnc` the internal do-not-call list, its audit
-trail and callees' consents. Use `AsyncStore(store)` from asyncio code. Only records
+trail and callees' consents; `store.api_users` the control API's users
+(roles, token hashes). Use `AsyncStore(store)` from asyncio code. Only records
 (`CallRecord`, `EventRecord`, `TurnRecord`, ...), plain dicts and
 `StoreError` come out; ORM classes stay inside.
 """
 
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
+from callcenter.core.store.api_users import API_ROLES, ApiUserRecord, ApiUsers
 from callcenter.core.store.campaign_tables import (
     ATTEMPT_OUTCOMES,
     CAMPAIGN_STATES,
@@ -55,6 +57,7 @@ from callcenter.core.store.records import (
 from callcenter.core.store.store import AsyncStore, Store, alembic_config
 
 __all__ = [
+    "API_ROLES",
     "AGENT_STATES",
     "ATTEMPT_OUTCOMES",
     "CALLBACK_REASONS",
@@ -69,6 +72,8 @@ __all__ = [
     "AgentInput",
     "AgentRecord",
     "AgentStateRecord",
+    "ApiUserRecord",
+    "ApiUsers",
     "AsyncAcdTables",
     "AsyncCampaignTables",
     "AttemptRecord",

@@ -44,6 +44,7 @@ from sqlalchemy.pool import StaticPool
 from callcenter.core.call import CallInfo, EndReason
 from callcenter.core.errors import StoreError
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
+from callcenter.core.store.api_users import ApiUsers
 from callcenter.core.store.campaign_tables import AsyncCampaignTables, CampaignTables
 from callcenter.core.store.dnc_lists import DncLists
 from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
@@ -457,6 +458,11 @@ class Store:
     def acd(self) -> AcdTables:
         """The human queue's agents, agent states, queue entries and callbacks."""
         return AcdTables(self)
+
+    @property
+    def api_users(self) -> ApiUsers:
+        """Users of the control API: roles and token hashes."""
+        return ApiUsers(self)
 
     @property
     def dnc(self) -> DncLists:
