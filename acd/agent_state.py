@@ -50,7 +50,8 @@ class AgentState(StrEnum):
 LOGGED_IN = "logged_in"
 NO_ANSWER = "no_answer"
 DISCONNECTED = "disconnected"
-ENGINE_REASONS = frozenset({LOGGED_IN, NO_ANSWER, DISCONNECTED})
+SUPERVISING = "supervising"  # a supervisor's session is listening in on a call
+ENGINE_REASONS = frozenset({LOGGED_IN, NO_ANSWER, DISCONNECTED, SUPERVISING})
 
 Clock = Callable[[], datetime]
 

@@ -48,6 +48,7 @@ from callcenter.node_registry import (
     write_pid_file,
 )
 from callcenter.recording_service import RecordingService, recover_crashed_calls
+from callcenter.supervision import Supervision
 from sip.call import CallObserver, SipCall, load_wav_pcm
 from sip.endpoint import EndpointFacts
 from sip.loop_players import prepare_loop_wav
@@ -79,6 +80,8 @@ class Engine:
         self.acd: AcdService | None = None
         # The node's live calls by id (callcenter.call_registry), fed by the SIP node.
         self.calls = CallRegistry(settings.node.name or "")
+        # Supervisors listening in (callcenter.supervision); set once the node started.
+        self.supervision: Supervision | None = None
         self.facts: EndpointFacts | None = None
         self.name = settings.node.name or ""
         self.registry: NodeRegistry | None = None
@@ -145,6 +148,8 @@ class Engine:
         self.calls.acd = self.acd
         self.calls.forward = self.journal
         self.node.observer = self.calls
+        self.supervision = Supervision(self.node, self.calls, self.journal, self.store,
+                                       s.supervision, self.name, self.acd)
         self.node.on_incoming = self.handle_call
         self.node.recording_opener = opener
         registry.start_heartbeat()
@@ -290,6 +295,8 @@ class Engine:
     async def stop(self) -> None:
         """Hang up every call with BYE, seal recordings, flush the journal."""
         log.info("shutting down")
+        if self.supervision is not None:
+            await self.supervision.close()
         if self.node is not None:
             await self.node.stop()
             self.node = None
