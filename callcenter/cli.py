@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from callcenter.api_cli import agents, api_options, client, monitor, queues, show_live_calls
 from callcenter.campaign_cli import campaign
 from callcenter.core.errors import CallCenterError, SettingsError
 from callcenter.core.settings import Settings, load_settings
 from callcenter.dnc_cli import dnc
 from callcenter.outbound_cli import outbound
+from callcenter.users_cli import users
 
 if TYPE_CHECKING:
     from callcenter.core.store import Store
@@ -204,12 +206,17 @@ def dial(uri: str, config_file: Path | None, wav: Path | None, dtmf: str,
 
 
 @main.command()
-@_config_option
-@_data_dir_option
 @click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def calls(config_file: Path | None, data_dir: Path | None, limit: int, as_json: bool) -> None:
-    """Recent calls from the store, newest first."""
+@click.option("--live", is_flag=True, help="The engine's live calls (control API) instead.")
+@api_options
+def calls(limit: int, live: bool, api_url: str | None, token: str | None,
+          node_name: str | None, config_file: Path | None, data_dir: Path | None,
+          as_json: bool) -> None:
+    """Recent calls from the store, newest first (--json: one JSON object per line);
+    --live: the calls a running engine has now."""
+    if live:
+        show_live_calls(client(api_url, token, node_name, config_file, data_dir), as_json)
+        return
     with _store(config_file, data_dir) as store:
         records = store.recent_calls(limit)
     for record in records:
@@ -275,4 +282,7 @@ def _one_call(store: Store, call_id: str) -> str:
 
 main.add_command(outbound)
 main.add_command(dnc)
+main.add_command(users)
+for _api_command in (agents, queues, monitor):
+    main.add_command(_api_command)
 main.add_command(campaign)
