@@ -42,9 +42,9 @@ def check(case_json: str | None, case_file: TextIO | None, config_file: Path | N
 
     The clock is the case's now_utc, never the wall clock. Fields left out
     are taken from the engine's stores (internal DNC list, consents, the
-    National DNC snapshot in <data_dir>/dnc; no attempt log or addresses
-    yet). Exits 0 whether the call is allowed or not, 2 when the case is
-    malformed, 1 when the stores cannot be read.
+    National DNC snapshot in <data_dir>/dnc, the campaigns' attempts and
+    contacts' addresses). Exits 0 whether the call is allowed or not, 2 when
+    the case is malformed, 1 when the stores cannot be read.
     """
     from compliance.dial_case import DialCaseError
     from compliance.dial_case_json import answer_json, case_from_json

@@ -9,11 +9,13 @@ keeps:
   (``compliance.dnc_registry``), loaded once when the facts are built, so
   that a listing and the snapshot date it is judged by always come from the
   same snapshot. Build new facts for each dialing pass to pick up an import;
-- the recent attempts: the store has no attempt log yet, so none are
-  reported. Until the dialer writes one, give ``recent_attempts`` in the
-  case, or the frequency caps see no attempts;
-- the address on file: the store has no contacts yet, so None (the
-  number's own states and zones decide).
+- the recent attempts: the campaigns' attempt log (``store.campaigns``),
+  every attempt that reached its dial (``dialed_at``), answered or not,
+  including those a dead node left ``unknown``: of this campaign for
+  telemarketing and informational calls, of every healthcare-reminder
+  campaign for healthcare reminders (the caps protect the callee);
+- the address on file: the state of the campaign's contact with that
+  number, or None (the number's own states and zones decide).
 
 A number that is not E.164 is on no list and has no consent: the rules
 refuse it as ``invalid_number`` anyway.
@@ -74,9 +76,16 @@ class StoreDialFacts:
 
     def recent_attempts(self, callee_e164: str, campaign: str, kind: MessageKind,
                         since: datetime) -> Sequence[datetime]:
-        """None: the store keeps no attempt log yet (see the module docstring)."""
-        return ()
+        """When the number was dialled since ``since`` (see the module docstring)."""
+        if not _E164.fullmatch(callee_e164):
+            return ()
+        if kind is MessageKind.HEALTHCARE_REMINDER:
+            return tuple(self._store.campaigns.dial_times(callee_e164, since,
+                                                          message_kind=kind.value))
+        return tuple(self._store.campaigns.dial_times(callee_e164, since, campaign=campaign))
 
     def address_state(self, callee_e164: str, campaign: str) -> str | None:
-        """None: the store keeps no contacts' addresses yet."""
-        return None
+        """The address state of the campaign's contact with this number, or None."""
+        if not _E164.fullmatch(callee_e164):
+            return None
+        return self._store.campaigns.address_state(callee_e164, campaign)

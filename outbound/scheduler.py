@@ -1,0 +1,292 @@
+"""The campaign dialer of one node: durable, paced, and checked before every dial.
+
+Each pass (every ``poll_s``, sooner when a call ends or a pacer allows the
+next call) goes over the ``running`` campaigns within their active dates
+and, for each, claims due attempts in the store (``store.campaigns.claim_due``)
+up to the least of: the node's free call slots, the campaign's pacer
+(``calls_per_s`` on this node) and its ``max_concurrent`` (across nodes).
+Each claimed attempt then, in its own task:
+
+1. asks the dialing rules (``compliance.dialing_rules.decide``) with the
+   facts the stores hold now (DNC lists, consents, the attempt log, the
+   contact's address), the clock being the scheduler's;
+2. if refused: a time-bound refusal (calling hours, multi-zone, holiday,
+   frequency cap) defers the attempt to the first allowed moment
+   (`outbound.next_allowed`) without using it up; any other refusal (DNC,
+   consent, invalid number) finishes it as ``blocked`` with the reason and
+   the decision, and the contact is done;
+3. else stamps ``dialed_at`` in the store, then dials (the `OutboundCalls`
+   port), and finishes the attempt with the call's outcome, scheduling the
+   next per the campaign's retry policy (`outbound.retry_policy`).
+
+Because the claim and the ``dialed_at`` stamp are committed before the
+INVITE, a ``kill -9`` loses nothing: `recover` (run at start for this
+node's name and for nodes found dead) releases attempts claimed but never
+stamped (no INVITE went out) and finishes stamped ones as ``unknown``, which
+the frequency caps count and which is retried only as the policy says
+(``unknown`` follows ``failed`` unless the campaign gives it a rule). No
+attempt is dialled twice: a finished attempt is never claimed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from callcenter.core.call_control import DialOutcome, DialResult, OutboundCall, OutboundCalls
+from callcenter.core.store import AsyncCampaignTables, AttemptRecord
+from compliance.dial_case import DialCase, DialDecision
+from compliance.dial_facts import DialFacts, complete_case
+from compliance.dialing_rules import decide
+from outbound.campaign_spec import Campaign
+from outbound.next_allowed import TIME_BOUND, next_allowed
+from outbound.pacing import CallPacer
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class CampaignScheduler:
+    """Dials the running campaigns' due attempts on one node."""
+
+    def __init__(self, tables: AsyncCampaignTables, calls: OutboundCalls,
+                 facts: Callable[[], DialFacts], *, node: str, clock: Clock,
+                 poll_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``facts`` gives the dialing rules' facts (called on a worker thread
+        before each check: it may read the store); ``clock`` is the rules'
+        and the store's time (UTC, aware); ``monotonic`` the pacers'."""
+        self.tables = tables
+        self.calls = calls
+        self.facts = facts
+        self.node = node
+        self.clock = clock
+        self.poll_s = poll_s
+        self.monotonic = monotonic
+        self._pacers: dict[str, CallPacer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._starting = 0  # claimed here, not yet handed to the node
+        self._wake = asyncio.Event()
+        self._claiming = True
+        self._loop_task: asyncio.Task[None] | None = None
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self) -> None:
+        """Run passes in the background until `stop`."""
+        self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="campaigns")
+
+    def stop_claiming(self) -> None:
+        """Claim nothing more (the node drains); calls under way go on."""
+        self._claiming = False
+        self._wake.set()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop the passes and wait up to ``timeout`` for attempts under way to
+        be written (their calls end when the node stops); the rest are left
+        claimed, for `recover` after a restart."""
+        self.stop_claiming()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    @property
+    def in_progress(self) -> int:
+        """Attempts of this node being checked, dialled or written now."""
+        return len(self._tasks)
+
+    async def _run(self) -> None:
+        while self._claiming:
+            try:
+                pause = await self.run_pass()
+            except Exception:
+                log.exception("campaign pass failed; trying again in %.1f s", self.poll_s)
+                pause = self.poll_s
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), pause)
+
+    # -- recovery ------------------------------------------------------------------
+    async def recover(self, nodes: Sequence[str]) -> int:
+        """Settle what ``nodes`` (dead, or this node's earlier life) left claimed;
+        returns how many attempts were settled."""
+        settled = 0
+        campaigns: dict[str, Campaign] = {}
+        for record in await self.tables.campaigns():
+            with contextlib.suppress(ValueError):
+                campaigns[record.name] = Campaign.from_record(record)
+        now = self.clock()
+        for node in nodes:
+            for attempt in await self.tables.unfinished(node):
+                settled += 1
+                if attempt.dialed_at is None:
+                    await self.tables.release(attempt.id)
+                    continue
+                campaign = campaigns.get(attempt.campaign)
+                retry = None if campaign is None else self._retry_at(
+                    campaign, "unknown", attempt.attempt_no, now)
+                await self.tables.finish(attempt.id, "unknown", now, retry_at=retry,
+                                         result_detail=f"node {node} died during the call")
+                log.warning("attempt %d (%s, %s) was under way on node %s when it died: "
+                            "unknown%s", attempt.id, attempt.campaign, attempt.number, node,
+                            f", retry at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
+        return settled
+
+    # -- one pass ------------------------------------------------------------------
+    async def run_pass(self) -> float:
+        """Claim and start what is due now; returns seconds until the next pass."""
+        pause = self.poll_s
+        if not self._claiming:
+            return pause
+        now = self.clock()
+        for record in await self.tables.campaigns(state="running"):
+            try:
+                campaign = Campaign.from_record(record)
+            except ValueError as exc:
+                self._warn_once(record.name, f"cannot run campaign {record.name}: {exc}")
+                continue
+            problem = self.calls.cannot_dial(campaign.caller_id, campaign.trunk)
+            if problem is not None:
+                self._warn_once(campaign.name, f"campaign {campaign.name} not dialled: {problem}")
+                continue
+            if now >= campaign.ends_at():
+                expired = await self.tables.expire_open(campaign.name, now)
+                if expired:
+                    log.info("campaign %s ended (%s): %d attempt(s) expired", campaign.name,
+                             campaign.active_until, expired)
+                continue
+            if not campaign.is_active(now):
+                continue
+            pause = min(pause, await self._claim(campaign, now))
+        return pause
+
+    async def _claim(self, campaign: Campaign, now: datetime) -> float:
+        tick = self.monotonic()
+        pacer = self._pacers.get(campaign.name)
+        if pacer is None:
+            # Bursts of at most a tenth of a second's calls: spread, yet claimed in batches.
+            pacer = self._pacers[campaign.name] = CallPacer(
+                campaign.calls_per_s, tick, burst=campaign.calls_per_s / 10)
+        elif pacer.rate != campaign.calls_per_s:
+            pacer.set_rate(campaign.calls_per_s, tick)
+        free = await self.calls.free_slots() - self._starting
+        limit = min(free, pacer.available(tick))
+        if limit < 1:
+            return self.poll_s if free < 1 else max(pacer.wait(tick), 0.01)
+        claimed = await self.tables.claim_due(campaign.name, now, node=self.node, limit=limit,
+                                              max_in_flight=campaign.max_concurrent)
+        for attempt in claimed:
+            pacer.take(tick)
+            self._starting += 1
+            task = asyncio.get_running_loop().create_task(
+                self._attempt(campaign, attempt), name=f"attempt-{attempt.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._attempt_done)
+        return max(pacer.wait(tick), 0.01) if claimed else self.poll_s
+
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # a slot (or the concurrency limit) may have freed
+
+    # -- one attempt ---------------------------------------------------------------
+    async def _attempt(self, campaign: Campaign, attempt: AttemptRecord) -> None:
+        placed = False
+        try:
+            now = self.clock()
+            case, decision, from_store = await asyncio.to_thread(
+                self._check, campaign, attempt.number, now)
+            trail = {**decision.to_dict(), "checked_at": now.isoformat(),
+                     "from_store": list(from_store), "node": self.node}
+            if not decision.allowed:
+                await self._refused(campaign, attempt, case, decision, trail)
+                return
+            await self.tables.mark_dialing(attempt.id, self.clock(), trail)
+            self._starting -= 1
+            placed = True
+            try:
+                result = await self.calls.place(self._call_for(campaign, attempt))
+            except Exception as exc:  # the port must not raise; a bug must not lose the attempt
+                log.exception("attempt %d: placing the call failed", attempt.id)
+                result = DialResult(DialOutcome.FAILED, detail=f"{type(exc).__name__}: {exc}")
+            await self._finished(campaign, attempt, result)
+        except Exception:
+            log.exception("attempt %d of %s to %s failed; left claimed for recovery",
+                          attempt.id, campaign.name, attempt.number)
+        finally:
+            if not placed:
+                self._starting -= 1
+
+    def _check(self, campaign: Campaign, number: str,
+               now: datetime) -> tuple[DialCase, DialDecision, tuple[str, ...]]:
+        given: dict[str, Any] = {"callee_e164": number, "now_utc": now,
+                                 "message_kind": campaign.message_kind,
+                                 "campaign": campaign.name}
+        case, from_store = complete_case(given, self.facts())
+        return case, decide(case), from_store
+
+    async def _refused(self, campaign: Campaign, attempt: AttemptRecord, case: DialCase,
+                       decision: DialDecision, trail: dict[str, Any]) -> None:
+        reason = decision.reason.value
+        if decision.reason in TIME_BOUND:
+            later = await asyncio.to_thread(next_allowed, case)
+            if later is not None and later < campaign.ends_at():
+                trail["deferred_to"] = later.isoformat()
+                await self.tables.defer(attempt.id, later, trail)
+                log.info("attempt %d to %s deferred to %s UTC: %s", attempt.id, attempt.number,
+                         f"{later:%Y-%m-%d %H:%M}", reason)
+                return
+            await self.tables.finish(attempt.id, "expired", self.clock(), reason=reason,
+                                     decision=trail, result_detail=(
+                                         f"{reason}: no allowed time before the campaign ends"))
+            return
+        await self.tables.finish(attempt.id, "blocked", self.clock(), reason=reason,
+                                 decision=trail, result_detail=f"{reason}: {decision.detail}")
+        log.info("attempt %d to %s blocked: %s (%s)", attempt.id, attempt.number, reason,
+                 decision.rule_id)
+
+    def _call_for(self, campaign: Campaign, attempt: AttemptRecord) -> OutboundCall:
+        contact = {**attempt.fields, "name": attempt.contact_name, "number": attempt.number,
+                   **campaign.call_facts(), "attempt": attempt.attempt_no}
+        return OutboundCall(number=attempt.number, trunk=campaign.trunk,
+                            ring_timeout_s=campaign.ring_timeout_s, flow=campaign.flow,
+                            contact=contact)
+
+    async def _finished(self, campaign: Campaign, attempt: AttemptRecord,
+                        result: DialResult) -> None:
+        if result.outcome is DialOutcome.NOT_PLACED:
+            await self.tables.release(attempt.id)
+            return
+        ended = self.clock()
+        outcome = result.outcome.value
+        retry = self._retry_at(campaign, outcome, attempt.attempt_no, ended)
+        detail = result.detail or None
+        if retry is None and outcome != "answered":
+            detail = f"{outcome} after {attempt.attempt_no} attempt(s)"
+        if result.call_id is not None:
+            await self.tables.set_call(attempt.id, result.call_id)
+        await self.tables.finish(attempt.id, outcome, ended, sip_code=result.sip_code,
+                                 retry_at=retry, result_detail=detail)
+        log.info("attempt %d to %s: %s (SIP %s)%s", attempt.id, attempt.number, outcome,
+                 result.sip_code, f"; next at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
+
+    @staticmethod
+    def _retry_at(campaign: Campaign, outcome: str, attempt_no: int,
+                  ended: datetime) -> datetime | None:
+        retry = campaign.policy.next_attempt_at(outcome, attempt_no, ended)
+        return retry if retry is not None and retry < campaign.ends_at() else None
+
+    def _warn_once(self, campaign: str, message: str) -> None:
+        if (campaign, message) not in self._warned:
+            self._warned.add((campaign, message))
+            log.error("%s", message)
