@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from callcenter.core.settings import SipSettings
 from callcenter.dnc_cli import opened_store, store_options
+from outbound.campaign_spec import trunk_problem
 
 if TYPE_CHECKING:
     from callcenter.core.store import Store
@@ -44,26 +44,6 @@ def load_campaign_file(path: Path) -> CampaignSpec:
         return CampaignSpec.model_validate(data)
     except ValidationError as exc:
         raise AcdConfigError(validation_problems(exc, lines, path)) from None
-
-
-def trunk_problem(caller_id: str, trunk: str, sip: SipSettings) -> str | None:
-    """Why a campaign with ``caller_id`` cannot dial through ``trunk`` on a node
-    with these SIP settings, or None. The callee sees the trunk's caller ID, so
-    it must be the campaign's: a campaign never dials with another or none."""
-    from outbound.campaign_spec import business_number
-
-    found = next((t for t in sip.trunks if t.name == trunk), None)
-    if found is None:
-        return (f"trunk {trunk!r} is not among sip.trunks "
-                f"({', '.join(t.name for t in sip.trunks) or 'none configured'})")
-    try:
-        theirs = business_number(found.caller_id or "")
-    except ValueError:
-        theirs = None
-    if theirs != caller_id:
-        return (f"trunk {trunk!r} sends caller ID {found.caller_id!r}, not the campaign's "
-                f"{caller_id}: set sip.trunks[].caller_id to it")
-    return None
 
 
 def _campaign_record(store: Store, name: str) -> Any:
@@ -91,7 +71,7 @@ def create(file: Path, config_file: Path | None, data_dir: Path | None) -> None:
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     with opened_store(config_file, data_dir) as (settings, store):
-        problem = trunk_problem(spec.caller_id, spec.trunk, settings.sip)
+        problem = trunk_problem(spec.caller_id, spec.trunk, settings.sip.trunks)
         if problem is not None:
             click.echo(f"warning: {spec.name}: {problem}; this node will not dial it", err=True)
         created = store.campaigns.put_campaign(spec.name, spec.store_values(str(file)),
@@ -146,7 +126,7 @@ def start(name: str, config_file: Path | None, data_dir: Path | None) -> None:
     """Let the nodes dial campaign NAME (within its active dates); also resumes."""
     with opened_store(config_file, data_dir) as (settings, store):
         record = _campaign_record(store, name)
-        problem = trunk_problem(record.caller_id, record.trunk, settings.sip)
+        problem = trunk_problem(record.caller_id, record.trunk, settings.sip.trunks)
         if problem is not None:
             click.echo(f"warning: {name}: {problem}; this node will not dial it", err=True)
         store.campaigns.set_state(name, "running", datetime.now(UTC))

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from asr.settings import AsrSettings
 from asr.whisper import WhisperRecognizer
@@ -46,6 +48,8 @@ class DialogService:
         self.asr = settings.section("asr", AsrSettings)
         self.tts = settings.section("tts", TtsSettings)
         self.flow: Flow | None = None
+        # Every flow of the flows folder, by name: campaigns run their own.
+        self.flows: dict[str, Flow] = {}
         self.recognizer: WhisperRecognizer | None = None
         self.synthesizer: PiperSynthesizer | None = None
         self._warming: asyncio.Task[None] | None = None
@@ -64,6 +68,7 @@ class DialogService:
             raise SettingsError(f"engine.flow: no flow named {engine.flow!r} in {folder} "
                                 f"(found: {sorted(flows)})")
         self.flow = flows[engine.flow]
+        self.flows = dict(flows)
         seed = folder / "seed" / f"{self.flow.name}.yaml"
         if seed.exists():
             today = datetime.now(UTC).astimezone(self.flow.tz).date()
@@ -111,28 +116,33 @@ class DialogService:
         log.info("%d fixed prompt(s) of flow %r rendered ahead in %.1f s", len(prompts),
                  self.flow.name, time.monotonic() - started)
 
-    async def run_call(self, call: SipCall) -> None:
-        """Hold the conversation of one answered call until it ends."""
+    async def run_call(self, call: SipCall, *, flow: str | None = None,
+                       contact: Mapping[str, Any] | None = None) -> None:
+        """Hold the conversation of one answered call until it ends: the node's
+        flow, or ``flow`` (a campaign's) with what it knows of the ``contact``."""
         assert self.flow and self.recognizer and self.synthesizer, "start() first"
+        chosen = self.flow if flow is None else self.flows[flow]
         self._conversations += 1
         self._idle.clear()
         try:
-            await self._converse(call)
+            await self._converse(call, chosen, contact)
         finally:
             self._conversations -= 1
             if not self._conversations:
                 self._idle.set()
 
-    async def _converse(self, call: SipCall) -> None:
-        assert self.flow and self.recognizer and self.synthesizer
+    async def _converse(self, call: SipCall, flow: Flow,
+                        contact: Mapping[str, Any] | None) -> None:
+        assert self.recognizer and self.synthesizer
         conversation = CallConversation(
             call, self.recognizer, self.synthesizer, self.asr,
             on_partial=lambda text, n: self.journal.live(call, "partial",
                                                          {"text": text, "utterance": n}),
             queues=self.queues)
         await conversation.start()
-        runner = DialogRunner(self.flow, conversation, records=StoreRecords(self.store),
-                              transferrer=conversation, call=CallData.from_call(call.info),
+        runner = DialogRunner(flow, conversation, records=StoreRecords(self.store),
+                              transferrer=conversation,
+                              call=CallData.from_call(call.info, contact),
                               on_turn=lambda turn: self._journal_turn(call, turn),
                               listen_defaults=self.listen_defaults)
         try:

@@ -23,7 +23,7 @@ the stored record, so a node runs what the store holds, not a file.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from callcenter.core.settings import TrunkSettings
 from callcenter.core.store import CampaignRecord
 from compliance.dial_case import MessageKind
 from outbound.retry_policy import RetryPolicy, RetryRule, parse_duration
@@ -60,6 +61,24 @@ def business_number(value: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"{value!r} is not a valid number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def trunk_problem(caller_id: str, trunk: str, trunks: Sequence[TrunkSettings]) -> str | None:
+    """Why a campaign with ``caller_id`` cannot dial through ``trunk`` given the
+    node's ``sip.trunks``, or None. The callee sees the trunk's caller ID, so it
+    must be the campaign's: a campaign never dials with another one, or none."""
+    found = next((t for t in trunks if t.name == trunk), None)
+    if found is None:
+        return (f"trunk {trunk!r} is not among sip.trunks "
+                f"({', '.join(t.name for t in trunks) or 'none configured'})")
+    try:
+        theirs: str | None = business_number(found.caller_id or "")
+    except ValueError:
+        theirs = None
+    if theirs != caller_id:
+        return (f"trunk {trunk!r} sends caller ID {found.caller_id!r}, not the campaign's "
+                f"{caller_id}: set sip.trunks[].caller_id to it")
+    return None
 
 
 class _Strict(BaseModel):

@@ -156,7 +156,7 @@ class CampaignScheduler:
             except ValueError as exc:
                 self._warn_once(record.name, f"cannot run campaign {record.name}: {exc}")
                 continue
-            problem = self.calls.cannot_dial(campaign.caller_id, campaign.trunk)
+            problem = self.calls.cannot_dial(campaign.caller_id, campaign.trunk, campaign.flow)
             if problem is not None:
                 self._warn_once(campaign.name, f"campaign {campaign.name} not dialled: {problem}")
                 continue

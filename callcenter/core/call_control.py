@@ -60,7 +60,7 @@ class OutboundCalls(Protocol):
         the network's refusal: that is the result's outcome."""
         ...
 
-    def cannot_dial(self, caller_id: str, trunk: str) -> str | None:
+    def cannot_dial(self, caller_id: str, trunk: str, flow: str) -> str | None:
         """Why this node cannot place calls with ``caller_id`` through ``trunk``
-        (unknown trunk, another caller ID), or None."""
+        running ``flow`` (unknown trunk, another caller ID, no such flow), or None."""
         ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -234,6 +235,25 @@ class SupervisionSettings(_Section):
     recheck_s: float = Field(0.25, gt=0, le=5)
 
 
+class OutboundSettings(_Section):
+    """The campaign dialer: `callcenter serve` dials the running campaigns."""
+
+    enabled: bool = True
+    # Seconds between passes over the running campaigns when nothing else
+    # wakes the dialer (a call ending, the pacer allowing the next call).
+    poll_s: float = Field(1.0, gt=0, le=60)
+    # For tests and drills only: the dialer's clock (the dialing rules' "now")
+    # starts at this UTC time and runs at real speed; None = the wall clock.
+    clock_start: datetime | None = None
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("give the UTC offset, e.g. 2026-01-13T15:00:00Z")
+        return value
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -252,6 +272,7 @@ class Settings(_Section):
     events: EventSettings = EventSettings()
     engine: EngineSettings = EngineSettings()
     acd: AcdSettings = AcdSettings()
+    outbound: OutboundSettings = OutboundSettings()
     api: ApiSettings = ApiSettings()
     supervision: SupervisionSettings = SupervisionSettings()
     asr: dict[str, Any] = {}

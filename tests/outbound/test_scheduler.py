@@ -68,7 +68,7 @@ class FakeCalls:
         codes = {DialOutcome.ANSWERED: 200, DialOutcome.BUSY: 486, DialOutcome.NO_ANSWER: 408}
         return DialResult(outcome, codes.get(outcome, 500), call_id=f"call-{len(self.dialed)}")
 
-    def cannot_dial(self, caller_id: str, trunk: str) -> str | None:
+    def cannot_dial(self, caller_id: str, trunk: str, flow: str) -> str | None:
         return None if trunk == "provider" else f"no trunk {trunk}"
 
 

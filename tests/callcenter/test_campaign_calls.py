@@ -1,0 +1,129 @@
+"""A tiny campaign dialled by a running engine over loopback: sipp answers or
+refuses busy as the callees behind two trunks; the dialer's clock is injected
+(``outbound.clock_start``), so the calling hours hold whenever the test runs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from callcenter.cli import main
+from callcenter.core.store import Store
+from tests.sip.test_outbound import Sipp
+from tests.support.processes import EngineProcess
+
+pytestmark = pytest.mark.e2e
+
+CALLER_ID = "+12025550100"
+ANSWERING = ["+12125550141", "+12125550142", "+12125550143"]
+ON_DNC = "+12125550144"
+BUSY = "+12125550145"
+
+
+def _campaign(path: Path, name: str, trunk: str, **extra: Any) -> Path:
+    today = datetime.now(UTC).date()
+    spec: dict[str, Any] = {
+        "name": name, "flow": "clinic", "message_kind": "informational",
+        "caller_id": CALLER_ID, "trunk": trunk, "business_name": "Riverside Clinic",
+        "callback_number": CALLER_ID, "ring_timeout_s": 15,
+        "pacing": {"max_concurrent_calls": 2, "calls_per_s": 5},
+        "active": {"from": str(today - timedelta(days=1)),
+                   "until": str(today + timedelta(days=30))}, **extra}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _contacts(path: Path, numbers: list[str]) -> Path:
+    given = date.today() - timedelta(days=10)
+    path.write_text("number,name,consent_kind,consent_date\n" + "".join(
+        f"{n},Callee {i},express,{given}\n" for i, n in enumerate(numbers)))
+    return path
+
+
+def _cli(engine: EngineProcess, *args: str) -> None:
+    result = CliRunner().invoke(main, [*args, "--config", str(engine.config),
+                                       "--data-dir", str(engine.data_dir)])
+    assert result.exit_code == 0, result.output
+
+
+async def _outcomes(store: Store, campaign: str, want: dict[str, int],
+                    timeout: float = 40) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = store.campaigns.counts(campaign)
+        if all(counts.get(k, 0) >= n for k, n in want.items()) and not counts["in_flight"]:
+            return counts
+        if time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
+
+
+async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
+        tmp_path: Path) -> None:
+    answering = await Sipp(tmp_path, "uas_answer", calls=3, timeout=40).start()
+    busy = await Sipp(tmp_path, "uas_reject", calls=2, timeout=40,
+                      fill={"code": "486", "reason": "Busy Here"}).start()
+    # Tomorrow 10:00 in New York, whatever the wall clock says.
+    clock = datetime.combine(datetime.now(UTC).date() + timedelta(days=1),
+                             datetime.min.time(), UTC) + timedelta(hours=15)
+    trunks = [{"name": name, "registrar": f"sip:127.0.0.1:{sipp.port}", "register": False,
+               "caller_id": CALLER_ID} for name, sipp in (("answer", answering), ("busy", busy))]
+    engine = EngineProcess(tmp_path / "engine", {
+        "sip": {"trunks": trunks},
+        "outbound": {"poll_s": 0.2, "clock_start": clock.isoformat()}})
+    _cli(engine, "campaign", "create", str(_campaign(tmp_path / "a.yaml", "e2e-answer", "answer")))
+    _cli(engine, "campaign", "import", "e2e-answer",
+         str(_contacts(tmp_path / "a.csv", [*ANSWERING, ON_DNC])))
+    _cli(engine, "campaign", "create", str(_campaign(
+        tmp_path / "b.yaml", "e2e-busy", "busy",
+        retry={"busy": {"delays": ["1s"], "max_attempts": 2}})))
+    _cli(engine, "campaign", "import", "e2e-busy", str(_contacts(tmp_path / "b.csv", [BUSY])))
+    _cli(engine, "dnc", "add", ON_DNC, "--reason", "asked not to be called")
+    _cli(engine, "campaign", "start", "e2e-answer")
+    _cli(engine, "campaign", "start", "e2e-busy")
+    store = engine.store()
+    try:
+        engine.start()
+        answered = await _outcomes(store, "e2e-answer", {"answered": 3, "blocked": 1})
+        refused = await _outcomes(store, "e2e-busy", {"busy": 2})
+        assert (await answering.wait(), await busy.wait()) == (0, 0), (
+            answering.report() + busy.report() + engine.log[-3000:])
+        assert (answered.get("answered"), answered.get("blocked"), answered["pending"]) == (
+            3, 1, 0), engine.log[-3000:]
+        assert (refused.get("busy"), refused["pending"]) == (2, 0), engine.log[-3000:]
+
+        invites = answering.received("INVITE")
+        assert sorted(re.match(r"INVITE sip:(\+\d+)@", i)[1] for i in invites  # type: ignore[index]
+                      ) == ANSWERING
+        for invite in invites + busy.received("INVITE"):
+            from_line = re.search(r"^From: (.*)$", invite, re.M)
+            assert from_line and f"sip:{CALLER_ID}@" in from_line.group(1), invite
+
+        attempts = store.campaigns.attempts("e2e-answer")
+        for attempt in attempts:
+            if attempt.number == ON_DNC:
+                assert (attempt.outcome, attempt.reason, attempt.dialed_at) == (
+                    "blocked", "internal_dnc", None)
+                continue
+            assert attempt.outcome == "answered" and attempt.sip_code == 200
+            assert attempt.dialed_at is not None and attempt.dialed_at >= clock
+            assert attempt.decision is not None and attempt.decision["reason"] == "ok"
+            call = store.get_call(attempt.call_id or "")
+            assert call is not None and call.direction == "outbound" and call.answered_at
+        first, second = store.campaigns.attempts("e2e-busy")
+        assert (first.sip_code, second.attempt_no, second.sip_code) == (486, 2, 486)
+        assert first.ended_at is not None and second.dialed_at is not None
+        assert second.dialed_at - first.ended_at >= timedelta(seconds=1)
+    finally:
+        store.close()
+        engine.stop()
+        await answering.stop()
+        await busy.stop()
