@@ -11,6 +11,8 @@ The human queue (:mod:`callcenter.acd_service`) is read first, so a bad
 agents or queues file stops the engine before it listens: calls to the
 agents' session number become agent sessions, and a flow's transfer to one
 of its queues puts the caller in it.
+The control API (:mod:`callcenter.api`, ``api.*`` settings) serves on the
+same loop from just before the node opens until it stops.
 Signals: SIGTERM drains (:meth:`Engine.drain`: new INVITEs and OPTIONS get
 503, live calls get ``engine.drain_timeout_s`` to end, the rest are hung up
 with BYE, recordings sealed, exit 0); a second SIGTERM or a SIGINT stops at
@@ -31,9 +33,10 @@ from typing import Any
 
 from acd.config import AcdConfig
 from callcenter.acd_service import AcdService, load_acd
+from callcenter.api.context import ApiContext
+from callcenter.api.server import ApiServer
 from callcenter.call_journal import CallJournal
 from callcenter.call_registry import CallRegistry
-from callcenter.campaign_calls import start_campaigns
 from callcenter.core.call import EndReason
 from callcenter.core.errors import CallGone, MediaError, SettingsError
 from callcenter.core.events import Event, EventBus
@@ -50,7 +53,6 @@ from callcenter.node_registry import (
 )
 from callcenter.recording_service import RecordingService, recover_crashed_calls
 from callcenter.supervision import Supervision
-from outbound.scheduler import CampaignScheduler
 from sip.call import CallObserver, SipCall, load_wav_pcm
 from sip.endpoint import EndpointFacts
 from sip.loop_players import prepare_loop_wav
@@ -85,8 +87,7 @@ class Engine:
         # Supervisors listening in (callcenter.supervision); set once the node started.
         self.supervision: Supervision | None = None
         self.facts: EndpointFacts | None = None
-        # The campaign dialer (callcenter.campaign_calls), when outbound.enabled.
-        self.campaigns: CampaignScheduler | None = None
+        self.api: ApiServer | None = None
         self.name = settings.node.name or ""
         self.registry: NodeRegistry | None = None
         self._pid_file: Path | None = None
@@ -156,6 +157,11 @@ class Engine:
                                        s.supervision, self.name, self.acd)
         self.node.on_incoming = self.handle_call
         self.node.recording_opener = opener
+        if s.api.enabled:  # before calls come: a taken port stops the start
+            self.api = ApiServer(s.api, ApiContext(
+                node=self.name, store=self.store, bus=self.bus, acd=self.acd, calls=self.calls,
+                supervision=self.supervision), data_dir=s.node.data_dir, node=self.name)
+            await self.api.start()
         registry.start_heartbeat()
         self._pid_file = write_pid_file(s.node.data_dir, self.name)
         # Everything allocated so far lives as long as the node: keep it out of
@@ -164,9 +170,6 @@ class Engine:
         gc.freeze()
         self.node.open()
         log.info("node %s taking calls", self.name)
-        if s.outbound.enabled:
-            self.campaigns = await start_campaigns(s, self.store, self.node, self.dialogs,
-                                                   self._greeting_for, self.name, gone_nodes)
         await self.bus.publish(Event(kind="status", node=self.name, data={
             "status": "started", "sip_port": self.facts.udp_port or self.facts.tcp_port,
             "capacity": self.node.capacity, "pjsua2": self.facts.version}))
@@ -257,8 +260,6 @@ class Engine:
         if node is None:
             return
         node.drain()
-        if self.campaigns is not None:
-            self.campaigns.stop_claiming()
         timeout = self.settings.engine.drain_timeout_s
         calls = (await node.stats()).active_calls
         log.warning("draining: refusing new calls; %d live call(s) get up to %.0f s to end",
@@ -304,16 +305,14 @@ class Engine:
     async def stop(self) -> None:
         """Hang up every call with BYE, seal recordings, flush the journal."""
         log.info("shutting down")
+        if self.api is not None:
+            await self.api.stop()
+            self.api = None
         if self.supervision is not None:
             await self.supervision.close()
-        if self.campaigns is not None:
-            self.campaigns.stop_claiming()
         if self.node is not None:
             await self.node.stop()
             self.node = None
-        if self.campaigns is not None:
-            await self.campaigns.stop()  # its calls have ended: let it write their outcomes
-            self.campaigns = None
         if self.acd is not None:
             self.acd.close()
         if self.dialogs is not None:

@@ -22,6 +22,7 @@ from callcenter.core.store import Store
 
 _SERVING = re.compile(r"serving on sip:[\d.]+:(\d+)")
 _STATUS = re.compile(r"node status (\{.*\})")
+_API = re.compile(r"control API on (http://\S+)")
 
 
 def callcenter_cmd(*args: str) -> list[str]:
@@ -47,6 +48,7 @@ class EngineProcess:
         self.config.write_text(yaml.safe_dump(base))
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
+        self.api_url = ""  # the control API's URL, once started (api.enabled)
         self._lines: list[str] = []
         self._reader: threading.Thread | None = None
 
@@ -62,6 +64,8 @@ class EngineProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self._lines):
+                if match := _API.search(line):
+                    self.api_url = match.group(1)
                 if match := _SERVING.search(line):
                     self.port = int(match.group(1))
                     return self
