@@ -4,7 +4,8 @@ Choices made here, each for a reason measured or seen in DESIGN.md:
 no sound device (a server has none), silence suppression off (trunks drop
 calls without RTP), no echo canceller (no acoustic echo on a trunk), the
 conference bridge clocked at the calls' rate, codecs limited to the
-configured list in its order, and pjsip's log routed to Python logging.
+configured list in its order, G.722 without pjmedia's PCM level shift
+(sip/g722_levels.py), and pjsip's log routed to Python logging.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pjsua2._pjsua2 as _pjsua2_lib
 
 from callcenter.core.errors import SettingsError
 from callcenter.core.settings import SipSettings
+from sip.g722_levels import set_g722_pcm_shift
 
 log = logging.getLogger("sip.pjsip")
 
@@ -95,6 +97,7 @@ def create_endpoint(settings: SipSettings, on_rejected: Callable[[Any], None]
         med.jbMaxPre = settings.jitter_buffer_prefetch_ms
         med.jbMax = settings.jitter_buffer_max_ms
         ep.libInit(cfg)
+        set_g722_pcm_shift()  # G.722 as loud as G.711 (sip/g722_levels.py)
         ep.audDevManager().setNullDev()
 
         udp_port = tcp_port = None
