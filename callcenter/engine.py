@@ -37,6 +37,7 @@ from callcenter.api.context import ApiContext
 from callcenter.api.server import ApiServer
 from callcenter.call_journal import CallJournal
 from callcenter.call_registry import CallRegistry
+from callcenter.campaign_calls import start_campaigns
 from callcenter.core.call import EndReason
 from callcenter.core.errors import CallGone, MediaError, SettingsError
 from callcenter.core.events import Event, EventBus
@@ -53,6 +54,7 @@ from callcenter.node_registry import (
 )
 from callcenter.recording_service import RecordingService, recover_crashed_calls
 from callcenter.supervision import Supervision
+from outbound.scheduler import CampaignScheduler
 from sip.call import CallObserver, SipCall, load_wav_pcm
 from sip.endpoint import EndpointFacts
 from sip.loop_players import prepare_loop_wav
@@ -87,6 +89,8 @@ class Engine:
         # Supervisors listening in (callcenter.supervision); set once the node started.
         self.supervision: Supervision | None = None
         self.facts: EndpointFacts | None = None
+        # The campaign dialer (callcenter.campaign_calls), when outbound.enabled.
+        self.campaigns: CampaignScheduler | None = None
         self.api: ApiServer | None = None
         self.name = settings.node.name or ""
         self.registry: NodeRegistry | None = None
@@ -170,6 +174,9 @@ class Engine:
         gc.freeze()
         self.node.open()
         log.info("node %s taking calls", self.name)
+        if s.outbound.enabled:
+            self.campaigns = await start_campaigns(s, self.store, self.node, self.dialogs,
+                                                   self._greeting_for, self.name, gone_nodes)
         await self.bus.publish(Event(kind="status", node=self.name, data={
             "status": "started", "sip_port": self.facts.udp_port or self.facts.tcp_port,
             "capacity": self.node.capacity, "pjsua2": self.facts.version}))
@@ -260,6 +267,8 @@ class Engine:
         if node is None:
             return
         node.drain()
+        if self.campaigns is not None:
+            self.campaigns.stop_claiming()
         timeout = self.settings.engine.drain_timeout_s
         calls = (await node.stats()).active_calls
         log.warning("draining: refusing new calls; %d live call(s) get up to %.0f s to end",
@@ -310,9 +319,14 @@ class Engine:
             self.api = None
         if self.supervision is not None:
             await self.supervision.close()
+        if self.campaigns is not None:
+            self.campaigns.stop_claiming()
         if self.node is not None:
             await self.node.stop()
             self.node = None
+        if self.campaigns is not None:
+            await self.campaigns.stop()  # its calls have ended: let it write their outcomes
+            self.campaigns = None
         if self.acd is not None:
             self.acd.close()
         if self.dialogs is not None:
