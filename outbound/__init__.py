@@ -1,1 +1,13 @@
-"""Outbound campaigns, pacing, retries and outcomes (imports kernel and `compliance`)."""
+"""Outbound campaigns, pacing, retries and outcomes (imports kernel and `compliance`).
+
+- ``campaign_spec``: a campaign as its YAML file defines it (`CampaignSpec`),
+  and as the scheduler runs it from the store (`Campaign`);
+- ``contacts_csv``: contacts from CSV, every bad row named (row, column, why);
+- ``retry_policy``: when a contact is called again after busy, no answer,
+  machine, failed or unknown;
+- ``pacing``: the calls-per-second token bucket of a campaign on a node;
+- ``next_allowed``: when a time-bound refusal of the dialing rules lifts;
+- ``scheduler``: `CampaignScheduler`, the durable dialer of one node, over
+  the store's attempt log and the kernel's call-control port
+  (``callcenter.core.call_control``).
+"""
