@@ -24,6 +24,11 @@ long end silence. A hint from recognition holds only while the caller
 stays silent; the dialog may instead set its own with
 :meth:`UtteranceStream.set_complete_hint`.
 
+Every utterance the endpointer ends is also handed, raw, to
+:attr:`UtteranceStream.on_utterance` (when set) the moment it ends, before
+recognition: tone and pace are measured on it (``callcenter.caller_agitation``)
+independently of the transcript.
+
 Each dialog state calls :meth:`UtteranceStream.listen` with its endpointing
 and hints (expected answers, names); :meth:`UtteranceStream.reconfigure`
 changes them without starting a new turn.
@@ -34,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar, cast
 
@@ -136,6 +141,9 @@ class UtteranceStream:
         self._speculation: _Speculation | None = None
         self.speculations = 0
         self.speculations_used = 0
+        self.on_utterance: Callable[[int, bytes, int], None] | None = None
+        """Called on the event loop with (utterance number, its PCM, stream
+        time in ms at its end) as each utterance ends; must not block."""
 
     @classmethod
     def from_settings(cls, recognizer: Recognizer, rate: int,
@@ -326,6 +334,11 @@ class UtteranceStream:
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.utterance != utterance:
             speculation = None
+        if self.on_utterance is not None:
+            try:
+                self.on_utterance(utterance, event.audio, event.at_ms)
+            except Exception:  # a listener must not stop recognition
+                log.exception("on_utterance failed")
         previous = self._last_final
         self._last_final = self._spawn(
             self._final(utterance, event, self._hints, time.monotonic(), previous,

@@ -51,6 +51,7 @@ from callcenter.core.events import Event
 from callcenter.core.settings import AcdSettings, Settings
 from callcenter.core.speech import Synthesizer
 from callcenter.core.store import AsyncStore
+from callcenter.handoff import Handoff
 from callcenter.queued_call import Phase, QueuedCall, QueueResult
 from sip.call import SipCall
 from sip.loop_players import prepare_loop_wav
@@ -167,8 +168,10 @@ class AcdService:
         """Whether the engine has a queue of this name."""
         return queue in self.queues
 
-    async def enter(self, call: SipCall, queue: str, *, escalated: bool = False) -> QueueResult:
-        """Put the answered `call` in `queue` until an agent has talked to it, or it left.
+    async def enter(self, call: SipCall, queue: str, *, escalated: bool = False,
+                    handoff: Handoff | None = None) -> QueueResult:
+        """Put the answered `call` in `queue` until an agent has talked to it, or it left;
+        `handoff`: why the dialog sends it (the agent's whisper and offer).
 
         NOT_TAKEN (nothing stored) when no agent who could take the queue's
         calls is logged in, or when the queue is full (stored as ``full``).
@@ -177,7 +180,7 @@ class AcdService:
         if not any(self.config.agents[a].has_skills(spec.skills) for a in self.sessions):
             log.info("call %s: nobody logged in for queue %s", call.id[:8], queue)
             return QueueResult.NOT_TAKEN
-        return await QueuedCall(self, call, spec, escalated=escalated).run()
+        return await QueuedCall(self, call, spec, escalated=escalated, handoff=handoff).run()
 
     # -- agents -------------------------------------------------------------------------------
     async def verify_login(self, attempt: LoginAttempt) -> AgentSpec | None:

@@ -34,6 +34,7 @@ from acd.agents_config import AgentSpec
 from acd.session_keys import LoginEntry, SessionAction, SessionCommand, SessionKeypad
 from callcenter.acd_sounds import connect_tone, error_beep, key_beep, login_tone
 from callcenter.core.errors import CallFailed, CallGone, MediaError
+from callcenter.handoff import caller_whisper
 from callcenter.queued_call import Phase, QueuedCall, TalkEnd
 from sip.call import SipCall
 
@@ -60,10 +61,10 @@ class _Handling:
 
 
 def whisper_text(number: str, queue: str) -> str:
-    """What the agent hears before a caller is bridged: who calls, and which queue."""
-    digits = " ".join(ch for ch in number if ch.isdigit())
-    where = queue.replace("-", " ").replace("_", " ")
-    return f"Caller from {digits}, queue {where}." if digits else f"Caller, queue {where}."
+    """What the agent hears before a caller the flow sent without a reason is
+    bridged: who calls, and which queue (:meth:`QueuedCall.offer_to` says why
+    an escalated caller comes)."""
+    return caller_whisper(number, queue)
 
 
 class AgentSession:
@@ -240,7 +241,7 @@ class AgentSession:
         try:
             async with self._voice:  # after a confirmation being spoken ("Ready.")
                 if self.spec.whisper:
-                    await acd.say(self.call, whisper_text(caller.number, caller.queue),
+                    await acd.say(self.call, caller.offer_to(self.agent.id),
                                   state="whisper", still=lambda: not self._gone(caller))
             if not self._gone(caller):
                 await caller.hold_off()

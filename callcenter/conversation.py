@@ -14,7 +14,15 @@
 - ``transfer`` to a queue the engine has puts the caller in the human queue
   (the caller stays on the engine; listening pauses meanwhile) and returns
   when an agent has talked to them, or nobody would; other targets, and
-  queues that cannot take the caller, fall back to a blind REFER to the URI.
+  queues that cannot take the caller, fall back to a blind REFER to the URI;
+- tone and pace: every utterance the endpointer ends is scored on its raw
+  audio in a worker (:class:`callcenter.caller_agitation.CallerAgitation`),
+  and the next input carries the scores (``CallerInput.voice``); an
+  utterance the recognizer found no words in still reaches the dialog as
+  voice alone;
+- every transfer is an ``escalation`` call event with the dialog's reason and
+  scores, and the caller enters a queue with the :class:`Handoff` (number,
+  reason, scores, the flow's variables, the transcript so far).
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ from typing import Any, Protocol
 
 from asr.settings import AsrSettings
 from asr.stream import Final, NoInput, Partial, UtteranceStream, VoiceOnset
+from callcenter.caller_agitation import CallerAgitation
 from callcenter.core.errors import CallGone
-from callcenter.core.speech import Recognizer, Synthesizer
+from callcenter.core.speech import CallTrend, Recognizer, Synthesizer, UtteranceScores
+from callcenter.handoff import Handoff
 from callcenter.queued_call import QueueResult
 from dialog.ports import (
     CallerInput,
@@ -36,6 +46,8 @@ from dialog.ports import (
     ListenSettings,
     TransferResult,
     TransferTarget,
+    Turn,
+    user_part,
 )
 from sip.call import SipCall
 
@@ -50,8 +62,8 @@ class HumanQueues(Protocol):
     def takes(self, queue: str) -> bool:
         """Whether the engine has a queue of this name."""
 
-    async def enter(self, call: SipCall, queue: str, *,
-                    escalated: bool = False) -> QueueResult:
+    async def enter(self, call: SipCall, queue: str, *, escalated: bool = False,
+                    handoff: Handoff | None = None) -> QueueResult:
         """Wait in `queue` until an agent has talked to the caller, or they left."""
 
 
@@ -61,10 +73,14 @@ class CallConversation:
     def __init__(self, call: SipCall, recognizer: Recognizer, synthesizer: Synthesizer,
                  asr: AsrSettings, *,
                  on_partial: Callable[[str, int], None] | None = None,
-                 queues: HumanQueues | None = None) -> None:
+                 queues: HumanQueues | None = None,
+                 on_scores: Callable[[UtteranceScores, CallTrend], None] | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         """`on_partial(text, utterance)` hears each partial transcript (for a
         live view of the call); it runs on the event loop and must not block.
-        `queues`: where a transfer to a queue goes (None: REFER only)."""
+        `queues`: where a transfer to a queue goes (None: REFER only).
+        `on_scores(scores, trend)` hears each utterance's tone and pace;
+        `on_event(kind, data)` takes the call's events (``escalation``)."""
         assert call.media is not None, "the call must be answered first"
         self.call = call
         self.rate = call.media.clock_rate
@@ -80,6 +96,11 @@ class CallConversation:
         self._on_partial = on_partial
         self._queues = queues
         self._paused = False  # in the human queue: nothing heard goes to the dialog
+        self.agitation = CallerAgitation(self.rate, on_scored=on_scores)
+        self.stream.on_utterance = self.agitation.utterance_ended
+        self._on_event = on_event
+        self.turns: list[Turn] = []
+        """The conversation so far (the dialog's turns), for the handoff."""
 
     async def start(self) -> None:
         """Start listening to the call (audio, recognition events, DTMF)."""
@@ -95,6 +116,11 @@ class CallConversation:
             with contextlib.suppress(asyncio.CancelledError, CallGone):
                 await task
         await self.stream.aclose()
+        await self.agitation.aclose()
+        if self.agitation.audio_s:
+            log.info("call %s: tone and pace of %.1f s of speech cost %.1f ms CPU (%.2f %%)",
+                     self.call.id[:8], self.agitation.audio_s, self.agitation.cpu_s * 1000,
+                     self.agitation.load * 100)
 
     # -- inputs ----------------------------------------------------------------
     async def _pump_audio(self) -> None:
@@ -108,10 +134,12 @@ class CallConversation:
                 if self._speaking and self._barge_allowed:
                     self._barge_in("speech")
             elif isinstance(event, Final):
-                text = event.transcript.text.strip()
-                if text and (self._listening or self._barged.is_set()):
-                    self._inputs.put_nowait(CallerInput.speech(text,
-                                                               event.transcript.confidence))
+                if self._listening or self._barged.is_set():
+                    text = event.transcript.text.strip()
+                    voice = await self.agitation.voice_until(event.utterance)
+                    if text or voice:
+                        self._inputs.put_nowait(CallerInput.speech(
+                            text, event.transcript.confidence if text else 0.0, voice))
             elif isinstance(event, NoInput) and self._listening:
                 self._inputs.put_nowait(CallerInput.no_input())
             elif isinstance(event, Partial) and self._on_partial is not None:
@@ -212,9 +240,15 @@ class CallConversation:
         """Put the caller in the engine's queue, or blind-transfer them to the
         target's SIP URI (a queue's fallback when the engine has no such
         queue or it cannot take the caller now)."""
+        handoff = Handoff.of(user_part(self.call.info.from_uri), target.why, self.turns,
+                             target.priority_boost)
+        if self._on_event is not None:
+            self._on_event("escalation", {"target": str(target), "queue": target.queue,
+                                        "uri": target.uri, "escalated": target.escalated,
+                                        **handoff.event_data()})
         queues = self._queues
         if target.queue is not None and queues is not None and queues.takes(target.queue):
-            result = await self._wait_in_queue(queues, target.queue, target.escalated)
+            result = await self._wait_in_queue(queues, target.queue, target.escalated, handoff)
             if result is not None:
                 return result
         uri = target.uri
@@ -227,14 +261,14 @@ class CallConversation:
             return self.call.ended.done()
         return 200 <= code < 300
 
-    async def _wait_in_queue(self, queues: HumanQueues, queue: str,
-                             escalated: bool) -> TransferResult | None:
+    async def _wait_in_queue(self, queues: HumanQueues, queue: str, escalated: bool,
+                             handoff: Handoff) -> TransferResult | None:
         """The caller's time in the human queue, as the dialog sees it (None:
         the queue did not take the caller)."""
         self._paused = True
         self.call.stop_audio()
         try:
-            result = await queues.enter(self.call, queue, escalated=escalated)
+            result = await queues.enter(self.call, queue, escalated=escalated, handoff=handoff)
         finally:
             self._paused = False
             _drain(self._digits)

@@ -138,12 +138,15 @@ class DialogService:
             call, self.recognizer, self.synthesizer, self.asr,
             on_partial=lambda text, n: self.journal.live(call, "partial",
                                                          {"text": text, "utterance": n}),
-            queues=self.queues)
+            queues=self.queues,
+            on_scores=lambda scores, trend: self.journal.live(call, "agitation", {
+                **scores.as_dict(), "trend": trend.as_dict()}),
+            on_event=lambda kind, data: self.journal.on_call_event(call, kind, data))
         await conversation.start()
         runner = DialogRunner(flow, conversation, records=StoreRecords(self.store),
                               transferrer=conversation,
                               call=CallData.from_call(call.info, contact),
-                              on_turn=lambda turn: self._journal_turn(call, turn),
+                              on_turn=lambda turn: self._journal_turn(conversation, turn),
                               listen_defaults=self.listen_defaults)
         try:
             outcome = await runner.run()
@@ -156,8 +159,10 @@ class DialogService:
         if not call.ended.done():
             await call.hangup()
 
-    def _journal_turn(self, call: SipCall, turn: Turn) -> None:
-        self.journal.turn(call, speaker=str(turn.speaker), text=turn.text, state=turn.state,
+    def _journal_turn(self, conversation: CallConversation, turn: Turn) -> None:
+        conversation.turns.append(turn)
+        self.journal.turn(conversation.call, speaker=str(turn.speaker), text=turn.text,
+                          state=turn.state,
                           started_at=turn.started_at, ended_at=turn.ended_at,
                           intent=turn.intent, confidence=turn.confidence,
                           data={"kind": str(turn.kind) if turn.kind else None,

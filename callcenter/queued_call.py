@@ -2,6 +2,11 @@
 
     result = await QueuedCall(acd, call, spec, escalated=False).run()
 
+A caller the dialog escalated joins ahead (the queue's ``escalation_boost``,
+or the flow's own ``priority_boost``), with its :class:`callcenter.handoff.Handoff`:
+the agent it is offered to gets the offer event and a whisper saying why
+(:meth:`QueuedCall.offer_to`).
+
 The caller joins the queue (or is turned away when it is full), hears the
 queue's hold audio looped in the bridge and, every ``announce_every_s``, their
 position and expected wait (spoken only when the node has a voice). Routing
@@ -33,6 +38,7 @@ from acd.announcements import announcement_text, next_announcement
 from acd.queue_model import QueueExit
 from acd.queues_config import AfterAgent, QueueSpec, TransferAtLimit
 from callcenter.core.errors import CallFailed, CallGone, MediaError, StoreError
+from callcenter.handoff import Handoff, offer_event
 from dialog.ports import user_part
 from sip.call import SipCall
 
@@ -72,14 +78,16 @@ class QueuedCall:
     """A caller in a queue; `run` once. The agent side moves `phase` on."""
 
     def __init__(self, acd: AcdService, call: SipCall, spec: QueueSpec, *,
-                 escalated: bool = False) -> None:
-        """`call` answered and in a dialog; `spec` the queue it joins."""
+                 escalated: bool = False, handoff: Handoff | None = None) -> None:
+        """`call` answered and in a dialog; `spec` the queue it joins; `handoff`
+        why the dialog sends the caller, for the agent."""
         assert call.media is not None, "the call must be answered"
         self.acd = acd
         self.call = call
         self.spec = spec
         self.escalated = escalated
         self.number = user_part(call.info.from_uri)
+        self.handoff = handoff or Handoff(self.number)
         self.phase = Phase.WAITING
         self.entry_id: int | None = None
         self.entered_at: datetime | None = None
@@ -109,7 +117,7 @@ class QueuedCall:
         """Wait in the queue until an agent talked to the caller, or they left."""
         queue = self.acd.queues[self.queue]
         now = self.acd.clock()
-        priority = self.spec.entry_priority(self.escalated)
+        priority = self.priority
         if queue.join(self.id, now, priority=priority, number=self.number or None) is None:
             return await self._turned_away(now, priority)
         self.entered_at = now
@@ -124,7 +132,8 @@ class QueuedCall:
                 log.error("call %s: queue entry not stored: %s", self.id[:8], exc)
             self.acd.call_event(self.call, "queue", {
                 "queue": self.queue, "action": "joined", "priority": priority,
-                "position": queue.position(self.id) if self.id in queue else None})
+                "position": queue.position(self.id) if self.id in queue else None,
+                "reason": self.handoff.reason})
             if self.phase is Phase.WAITING:
                 await self.hold_on()
             self.acd.route()
@@ -136,6 +145,26 @@ class QueuedCall:
                 self._announcing.cancel()
             if self.id in queue:  # cancelled (engine.max_call_s, shutdown): the call ends
                 self.close(queue.abandoned(self.id, self.acd.clock()))
+
+    @property
+    def priority(self) -> int:
+        """The caller's priority in the queue: raised when escalated."""
+        boost = self.handoff.priority_boost
+        if self.escalated and boost is not None:
+            return self.spec.priority + boost
+        return self.spec.entry_priority(self.escalated)
+
+    def offer_to(self, agent_id: str) -> str:
+        """Routing offers the caller to `agent_id`: the offer is published
+        (topic ``agents/<id>/offer``) and stored as a call event; returns
+        the whisper the agent should hear first."""
+        whisper = self.handoff.whisper(self.queue)
+        event = offer_event(self.handoff, agent_id=agent_id, queue=self.queue,
+                            call_id=self.id, node=self.acd.node_name, whisper=whisper)
+        store, bus = self.acd.store, self.acd.journal.bus
+        self.acd.journal.submit(lambda: store.add_event(self.id, "offer", event.data, event.at))
+        self.acd.journal.submit(lambda: bus.publish(event))
+        return whisper
 
     async def _wait(self) -> QueueResult:
         while True:

@@ -107,11 +107,12 @@ class RecordStore(Protocol):
 
 
 TransferReason = Literal["tone", "pace", "words", "asked", "dtmf", "no_match", "no_input",
-                         "error"]
+                         "flow", "error"]
 """Why a caller is handed to a person: upset (tone, pace, words), at their
-request (asked by voice, dtmf by key), after repeated failures (no_match,
-no_input), or because the engine failed (error: a store fault, a flow that
-never ends)."""
+request (asked by voice, dtmf by key: the global agent intent, or a menu
+choice that transfers), after repeated failures (no_match, no_input), a
+flow's own transfer before the caller said anything (flow), or because the
+engine failed (error: a store fault, a flow that never ends)."""
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class DialogRunner:
         upset = self._spec.escalation.upset
         self.watch = EscalationWatch(upset or EscalationConfig(enabled=False))
         self._wanted: str | None = None  # the caller's last menu choice
-        self._asked_by: TransferReason = "asked"  # how the caller's last input came
+        self._asked_by: TransferReason = "flow"  # how the caller's last input came
         call = call or CallData()
         self.variables: dict[str, Any] = dict(self._spec.variables)
         self.variables.update(caller_number=call.caller_number, called_number=call.called_number,

@@ -3,7 +3,9 @@
 An event has a kind (``state``, ``dtmf``, ``recording`` ...), the call it
 belongs to, a JSON-able payload and a time. Its topic below the configured
 prefix is ``calls/<call_id>/<kind>`` (``node/<node>/<kind>`` for node-wide
-events), so a subscriber can follow one call or all of them with wildcards.
+events, ``<subject>/<kind>`` for an event addressed to someone, such as
+``agents/1001/offer``), so a subscriber can follow one call or all of them
+with wildcards.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ class Event:
     call_id: str | None = None
     node: str | None = None
     at: datetime = field(default_factory=utcnow)
+    subject: str | None = None
+    """Who the event is for, as topic levels (``agents/1001``); None: the call or node."""
 
     @property
     def topic(self) -> str:
         """Topic below the bus prefix."""
+        if self.subject is not None:
+            return f"{self.subject}/{self.kind}"
         if self.call_id is not None:
             return f"calls/{self.call_id}/{self.kind}"
         return f"node/{self.node or 'unknown'}/{self.kind}"
@@ -38,6 +44,8 @@ class Event:
         """The payload as published: the data plus kind, ids and an ISO time."""
         body = {"kind": self.kind, "call_id": self.call_id, "node": self.node,
                 "at": self.at.isoformat(), **self.data}
+        if self.subject is not None:
+            body["subject"] = self.subject
         return json.dumps(body, separators=(",", ":"), default=str)
 
     @classmethod
@@ -45,20 +53,21 @@ class Event:
         """The event whose :meth:`to_json` made `payload`.
 
         Data keys named like the envelope (``kind``, ``call_id``, ``node``,
-        ``at``) do not survive the round trip, and values that JSON cannot
+        ``at``, ``subject``) do not survive the round trip, and values that JSON cannot
         hold come back as strings. Raises ``ValueError`` for anything else
         than such an object.
         """
         body = json.loads(payload)
         if not isinstance(body, dict):
             raise ValueError("event payload is not a JSON object")
-        kind, call_id, node, at = (body.pop(k, None) for k in ("kind", "call_id", "node", "at"))
+        kind, call_id, node, at, subject = (
+            body.pop(k, None) for k in ("kind", "call_id", "node", "at", "subject"))
         if not isinstance(kind, str) or not isinstance(at, str):
             raise ValueError("event payload lacks a text 'kind' or 'at'")
-        if not all(v is None or isinstance(v, str) for v in (call_id, node)):
-            raise ValueError("event 'call_id' and 'node' must be text or null")
+        if not all(v is None or isinstance(v, str) for v in (call_id, node, subject)):
+            raise ValueError("event 'call_id', 'node' and 'subject' must be text or null")
         return cls(kind=kind, data=body, call_id=call_id, node=node,
-                   at=datetime.fromisoformat(at))
+                   at=datetime.fromisoformat(at), subject=subject)
 
 
 class EventBus(Protocol):
