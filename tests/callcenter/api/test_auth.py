@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callcenter.api.auth import Principal, Role
+from callcenter.api.events import topic_pattern
 from tests.callcenter.api.conftest import Api
 
 READ_ALL = ["/v1/queues", "/v1/queues/front-desk", "/v1/calls", "/v1/monitors",
@@ -64,3 +66,18 @@ def test_an_admin_may_change_any_agent_and_gets_the_state_machine_s_answer(api: 
                              headers=api.auth("boss"))
     assert answer.status_code == 409
     assert answer.json()["detail"] == "agent 1002 cannot become ready while logged_out"
+
+
+@pytest.mark.parametrize("topic", ["#", "calls/#", "agents/1002/#", "agents/+/offer"])
+def test_an_agent_follows_only_their_own_agent_s_events(api: Api, topic: str) -> None:
+    answer = api.client.get("/v1/events", params={"topic": topic}, headers=api.auth("dana"))
+    assert answer.status_code == 403
+    assert "agents/1001/#" in answer.json()["detail"]
+
+
+def test_the_topic_an_agent_may_follow_defaults_to_their_own() -> None:
+    dana = Principal("dana", Role.AGENT, "1001")
+    assert topic_pattern(dana, None) == "agents/1001/#"
+    assert topic_pattern(dana, "agents/1001/offer") == "agents/1001/offer"
+    assert topic_pattern(Principal("ana", Role.SUPERVISOR), None) == "#"
+    assert topic_pattern(Principal("ana", Role.SUPERVISOR), "calls/+/queue") == "calls/+/queue"
