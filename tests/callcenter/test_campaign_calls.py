@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from callcenter.cli import main
 from callcenter.core.store import Store
 from tests.sip.test_outbound import Sipp
+from tests.support.audio import tone, write_wav
 from tests.support.processes import EngineProcess
 
 pytestmark = pytest.mark.e2e
@@ -127,3 +128,48 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
         engine.stop()
         await answering.stop()
         await busy.stop()
+
+
+async def _answered_calls(store: Store, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while sum(1 for c in store.recent_calls() if c.answered_at) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} calls answered"
+        await asyncio.sleep(0.1)
+
+
+async def test_kill_9_mid_campaign_loses_no_attempt_and_dials_none_twice(
+        tmp_path: Path) -> None:
+    answering = await Sipp(tmp_path, "uas_answer", calls=3, timeout=60).start()
+    clock = datetime.combine(datetime.now(UTC).date() + timedelta(days=1),
+                             datetime.min.time(), UTC) + timedelta(hours=15)
+    trunk = {"name": "answer", "registrar": f"sip:127.0.0.1:{answering.port}",
+             "register": False, "caller_id": CALLER_ID}
+    # A long greeting keeps the answered calls up until the kill.
+    greeting = write_wav(tmp_path / "long.wav", tone(440, 6.0))
+    engine = EngineProcess(tmp_path / "engine", {
+        "sip": {"trunks": [trunk]}, "engine": {"greeting": str(greeting)},
+        "outbound": {"poll_s": 0.2, "clock_start": clock.isoformat()}})
+    _cli(engine, "campaign", "create", str(_campaign(tmp_path / "a.yaml", "e2e-kill", "answer")))
+    _cli(engine, "campaign", "import", "e2e-kill", str(_contacts(tmp_path / "a.csv", ANSWERING)))
+    _cli(engine, "campaign", "start", "e2e-kill")
+    store = engine.store()
+    try:
+        engine.start()
+        await _answered_calls(store, 2)  # max_concurrent_calls: 2
+        engine.kill9()
+        assert store.campaigns.counts("e2e-kill")["in_flight"] == 2
+        engine.start()  # settles the dead node's attempts, then dials the third contact
+        counts = await _outcomes(store, "e2e-kill", {"unknown": 2, "answered": 1})
+        assert (counts.get("unknown"), counts.get("answered"), counts["pending"]) == (
+            2, 1, 0), engine.log[-3000:]
+        invites = answering.received("INVITE")
+        assert sorted(re.match(r"INVITE sip:(\+\d+)@", i)[1] for i in invites  # type: ignore[index]
+                      ) == ANSWERING, answering.report()
+        lost = [a for a in store.campaigns.attempts("e2e-kill") if a.outcome == "unknown"]
+        assert all(a.dialed_at is not None and a.ended_at is not None for a in lost)
+        assert sorted(str(c.end_reason) for c in store.recent_calls()) == [
+            "engine_hangup", "incomplete", "incomplete"]
+    finally:
+        store.close()
+        engine.stop()
+        await answering.stop()
