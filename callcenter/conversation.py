@@ -11,6 +11,8 @@
 - barge-in: confirmed speech (or a DTMF key) while the engine speaks, in a
   state that allows it, stops the engine's audio at once; the utterance that
   interrupted is then the answer to the next ``listen``;
+- what the caller heard of each prompt, cut by barge-in or hang-up or not,
+  is kept for the transcript (:mod:`callcenter.prompt_playback`);
 - ``transfer`` to a queue the engine has puts the caller in the human queue
   (the caller stays on the engine; listening pauses meanwhile) and returns
   when an agent has talked to them, or nobody would; other targets, and
@@ -30,15 +32,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from asr.settings import AsrSettings
 from asr.stream import Final, NoInput, Partial, UtteranceStream, VoiceOnset
 from callcenter.caller_agitation import CallerAgitation
+from callcenter.core.call import utcnow
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import CallTrend, Recognizer, Synthesizer, UtteranceScores
 from callcenter.handoff import Handoff
+from callcenter.prompt_playback import Cut, PlayedPrompt, PromptPlayback
 from callcenter.queued_call import QueueResult
 from dialog.ports import (
     CallerInput,
@@ -50,6 +55,7 @@ from dialog.ports import (
     user_part,
 )
 from sip.call import SipCall
+from tts.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,10 @@ class CallConversation:
         self._on_event = on_event
         self.turns: list[Turn] = []
         """The conversation so far (the dialog's turns), for the handoff."""
+        self.last_prompt: PlayedPrompt | None = None
+        """The last prompt as the caller heard it, until taken (:meth:`take_prompt`)."""
+        self._barged_at = self._ended_at = 0.0  # monotonic times of the last cuts
+        call.ended.add_done_callback(self._note_hangup)
 
     async def start(self) -> None:
         """Start listening to the call (audio, recognition events, DTMF)."""
@@ -158,31 +168,64 @@ class CallConversation:
 
     def _barge_in(self, why: str) -> None:
         self.call.stop_audio()
+        self._barged_at = time.monotonic()
         self._barged.set()
         log.info("call %s: barge-in (%s)", self.call.id[:8], why)
 
     # -- CallerIO ----------------------------------------------------------------
     async def say(self, text: str, *, barge_in: bool) -> None:
-        """Speak `text`, sentence by sentence; stop at once on barge-in."""
+        """Speak `text`, sentence by sentence; stop at once on barge-in.
+        What the caller heard of it is :attr:`last_prompt` afterwards."""
         self._barged.clear()
         self._barge_allowed = barge_in
         self._speaking = True
+        playback = PromptPlayback(text, split_sentences(text), self.rate)
+        started_at = utcnow()
         previous: asyncio.Future[bool] | None = None
+        whole = False
         try:
             async with contextlib.aclosing(self._synth.stream(text, self.rate)) as chunks:
                 async for chunk in chunks:
                     if self._barged.is_set() or self.call.ended.done():
                         break
                     playing = self.call.play(chunk)
+                    playback.queued(chunk)
                     if previous is not None and not await previous:
-                        break  # stopped: barge-in
+                        break  # stopped: barge-in or hang-up
                     previous = playing
-            if previous is not None and not self._barged.is_set():
-                await previous
+                else:
+                    whole = True
+            if self._barged.is_set():
+                whole = False
+            elif previous is not None:
+                whole = await previous and whole
         finally:
             self._speaking = False
+            cut, at = (None, None) if whole else self._cut()
+            self.last_prompt = playback.played(cut, at, started_at, utcnow())
         if self.call.ended.done():
             raise CallGone("the caller hung up")
+
+    def _cut(self) -> tuple[Cut | None, float | None]:
+        """Who cut the prompt just stopped, and when (monotonic); (None, None)
+        when neither the caller's barge-in nor their hang-up did."""
+        ended = self.call.ended.done()
+        ended_at = self._ended_at or time.monotonic()  # its callback may still be due
+        if self._barged.is_set() and not (ended and ended_at < self._barged_at):
+            return "barge_in", self._barged_at
+        return ("hangup", ended_at) if ended else (None, None)
+
+    def _note_hangup(self, _: asyncio.Future[Any]) -> None:
+        self._ended_at = time.monotonic()
+
+    def take_prompt(self, text: str | None = None) -> PlayedPrompt | None:
+        """:attr:`last_prompt`, once: None if already taken or (given `text`)
+        if it was another prompt."""
+        prompt = self.last_prompt
+        if prompt is None or (text is not None and prompt.full_text != text):
+            return None
+        self.last_prompt = None
+        return prompt
 
     async def listen(self, hints: Sequence[str], settings: ListenSettings) -> CallerInput:
         """One caller turn: an utterance, DTMF keys, or nothing in time.

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ from callcenter.core.errors import CallGone, SettingsError
 from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore
 from config import CONFIG_DIR
-from dialog import CallData, DialogRunner, Flow, ListenSettings, Turn, load_flows
+from dialog import CallData, DialogRunner, Flow, ListenSettings, Speaker, Turn, load_flows
 from dialog.prompts import static_prompts
 from sip.call import SipCall
 from tts.piper_voice import PiperSynthesizer
@@ -148,18 +149,26 @@ class DialogService:
                               call=CallData.from_call(call.info, contact),
                               on_turn=lambda turn: self._journal_turn(conversation, turn),
                               listen_defaults=self.listen_defaults)
+        state = ""
         try:
             outcome = await runner.run()
+            state = outcome.state
             log.info("call %s: flow ended (%s in %s)", call.id[:8], outcome.ending.value,
                      outcome.state)
         except CallGone:
             pass
         finally:
             await conversation.close()
+            self._journal_hung_up_prompt(conversation, state)
         if not call.ended.done():
             await call.hangup()
 
     def _journal_turn(self, conversation: CallConversation, turn: Turn) -> None:
+        if turn.speaker is Speaker.ENGINE:
+            # A prompt cut by barge-in: what was played, and where it was cut.
+            heard = conversation.take_prompt(turn.text)
+            if heard is not None and heard.cut is not None:
+                turn = replace(turn, text=heard.text, extra={**turn.extra, **heard.data()})
         conversation.turns.append(turn)
         self.journal.turn(conversation.call, speaker=str(turn.speaker), text=turn.text,
                           state=turn.state,
@@ -167,6 +176,15 @@ class DialogService:
                           intent=turn.intent, confidence=turn.confidence,
                           data={"kind": str(turn.kind) if turn.kind else None,
                                 **dict(turn.extra)})
+
+    def _journal_hung_up_prompt(self, conversation: CallConversation, state: str) -> None:
+        """A prompt the caller hung up during: the dialog ended without a turn
+        for it, but the transcript keeps what was played."""
+        heard = conversation.take_prompt()
+        if heard is not None and heard.cut == "hangup":
+            self._journal_turn(conversation, Turn(Speaker.ENGINE, state, heard.text,
+                                                  heard.started_at, heard.ended_at,
+                                                  extra=heard.data()))
 
     def stats(self) -> dict[str, int]:
         """Counters for the node's status line (SIGUSR1)."""

@@ -15,6 +15,7 @@ transfer to the front desk fails and the flow's "unavailable" message plays.
 from __future__ import annotations
 
 import sys
+import time
 import wave
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -100,6 +101,8 @@ def _plans() -> dict[str, CallPlan]:
             {"wait": 0.2}, _espeak("en-us", "Cancel my appointment."), {"wait": 6.0},
             _espeak("en-us", "I would like to reschedule."), WAIT, {"hangup": True}],
             record=appointment("Ella", days=7)),
+        # Hangs up two seconds into the greeting.
+        "hangs_up_during_greeting": CallPlan("+15559870109", [{"wait": 2.0}, {"hangup": True}]),
     }
 
 
@@ -290,11 +293,42 @@ def test_speech_during_the_greeting_neither_cuts_it_nor_answers(talk: Conversati
     # it: the only barge-in of the call, and the menu's answer, not "cancel".
     [menu] = talk.engine_turns("main_menu")
     assert (menu.ended_at - menu.started_at).total_seconds() < 10.0, why
+    # The transcript keeps what was played of the menu, and where it was cut.
+    assert "cut" not in greet[0].data, why
+    assert menu.data["cut"] == "barge_in", why
+    full = menu.data["full_text"].split()
+    played = menu.text.split()
+    assert len(played) < len(full) and played == full[:len(played)], why
+    assert 0 < menu.data["played_s"] < (menu.ended_at - menu.started_at).total_seconds(), why
     assert len([line for line in talk.log if "barge-in" in line]) == 1, why
     answer = talk.caller_turns()[0]
     assert (answer.state, answer.intent) == ("main_menu", "reschedule"), why
     assert not talk.engine_turns("confirm_cancel"), why
     assert talk.record is not None and talk.record["status"] == "booked"
+
+
+# --- a prompt cut by a hang-up ------------------------------------------------------------
+
+@uses("hangs_up_during_greeting")
+def test_a_prompt_the_caller_hangs_up_during_is_kept_as_far_as_it_played(
+        talk: Conversation, calls: ClinicCalls) -> None:
+    # The dialog ends before the cut prompt's turn is written: wait for it.
+    deadline = time.monotonic() + 10
+    turns = talk.turns
+    while not any(t.speaker == "engine" for t in turns) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        store = calls.engine.store()
+        try:
+            turns = list(store.turns_for(talk.call.id))
+        finally:
+            store.close()
+    why = talk.describe()
+    [greet] = [t for t in turns if t.speaker == "engine"]
+    assert greet.state == "greet", why
+    assert greet.data["cut"] == "hangup" and greet.data["full_text"] == GREETING, why
+    assert 0 <= greet.data["played_s"] < 3.0, why
+    played, full = greet.text.split(), GREETING.split()
+    assert len(played) < len(full) and played == full[:len(played)], why
 
 
 def _loud_frames(samples: np.ndarray, rate: int) -> np.ndarray:
