@@ -247,8 +247,10 @@ def transcript(call_id: str, config_file: Path | None, data_dir: Path | None,
             click.echo(json.dumps(turn.to_dict()))
             continue
         extra = f"  [{turn.intent}" + (f" {turn.confidence:.2f}" if turn.confidence else "") + "]"
+        cut = turn.data.get("cut")
+        cut_note = f"  [cut: {cut} after {turn.data.get('played_s')} s]" if cut else ""
         click.echo(f"{turn.started_at:%H:%M:%S} {turn.speaker:>6} ({turn.state}): {turn.text}"
-                   + (extra if turn.intent else ""))
+                   + (extra if turn.intent else "") + cut_note)
 
 
 @main.command()
