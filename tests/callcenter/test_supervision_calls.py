@@ -1,0 +1,204 @@
+"""A supervisor listens in, whispers and barges into a real call through `callcenter monitor`.
+
+One engine hands every caller to the queue ``desk``. The caller (tone A),
+agent 1001 (tone B) and supervisor 1009 (tone C, logged in to their own agent
+session) are `callcenter dial` processes recording what they hear; the
+supervisor drives the monitor with the CLI over the control API. Who heard
+whom, and for how long, is read from the recordings by frequency; the audit
+row and the call's ``monitor`` events are read from the store.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from callcenter.api.client import ApiClient
+from callcenter.api.server import url_file
+from callcenter.api.tokens import new_token, token_hash
+from callcenter.cli import main
+from callcenter.core.call import utcnow
+from tests.support.audio import level_at, read_wav, rms, tone, write_wav
+from tests.support.processes import EngineProcess, dial_result, start_dial
+
+pytestmark = pytest.mark.e2e
+
+CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 700.0, 1250.0, 1700.0
+CALLER_NUMBER = "5551234"
+MODE_S = 3.0  # seconds in each mode
+
+FLOW = """\
+flow: supervised
+start: to_desk
+queues:
+  desk: {}
+escalation:
+  queue: desk
+  say: One moment.
+  unavailable: Nobody can take your call. Goodbye.
+states:
+  to_desk:
+    do:
+      - transfer: {queue: desk}
+"""
+AGENTS = """\
+session:
+  number: "200"
+  tone_s: 0.3
+  whisper: false
+agents:
+  "1001": {name: Agent, pin: "4711", skills: {desk: 5}}
+  "1009": {name: Supervisor, pin: "9090", supervisor: true}
+"""
+QUEUES = """\
+queues:
+  desk:
+    skills: {desk: 1}
+    max_wait_s: 120
+    announce_every_s: 600
+    wrap_up_s: 0
+"""
+
+
+def _wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return found
+
+
+def _seconds_with(path: Path, freq: float, channel: int = 0) -> float:
+    """Seconds of the recording in which `freq` is clearly present (100 ms windows)."""
+    samples, rate = read_wav(path)
+    samples = samples[:, channel]
+    step = int(rate * 0.1)
+    return 0.1 * sum(1 for i in range(0, len(samples) - step, step)
+                     if rms(samples[i:i + step]) > 100
+                     and level_at(samples[i:i + step], rate, freq) >= 0.1)
+
+
+def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "supervised.yaml").write_text(FLOW)
+    (tmp_path / "agents.yaml").write_text(AGENTS)
+    (tmp_path / "queues.yaml").write_text(QUEUES)
+    engine = EngineProcess(tmp_path / "engine", {
+        "engine": {"flow": "supervised", "flows_dir": str(flows), "max_call_s": 90},
+        "acd": {"agents_file": str(tmp_path / "agents.yaml"),
+                "queues_file": str(tmp_path / "queues.yaml")}})
+    token = new_token()  # an admin who is agent 1009: may listen in and set agents ready
+    store = engine.store()
+    store.migrate()
+    store.api_users.add("pat", "admin", token_hash(token), at=utcnow(), agent_id="1009")
+    store.close()
+    engine.start(timeout=120)
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        cli_args = ["--config", str(engine.config), "--data-dir", str(engine.data_dir)]
+        runner = CliRunner()
+
+        def cli(*args: str) -> Result:
+            # The `callcenter` command itself, run in this process (no interpreter start).
+            return runner.invoke(main, [*args, *cli_args], env={"CALLCENTER_TOKEN": token})
+
+        heard = {name: tmp_path / f"{name}-heard.wav" for name in ("caller", "agent", "sup")}
+        long_b = write_wav(tmp_path / "b.wav", tone(AGENT_HZ, 60.0))
+        long_c = write_wav(tmp_path / "c.wav", tone(SUPERVISOR_HZ, 60.0))
+        # Each stays on until the engine stops (its BYE ends them all).
+        agent = start_dial(engine.uri("200"), "--from", "1001", "--record", str(heard["agent"]),
+                           "--dtmf", "1001#4711#", "--wav", str(long_b), "--duration", "90")
+        sup = start_dial(engine.uri("200"), "--from", "1009", "--record", str(heard["sup"]),
+                         "--dtmf", "1009#9090#", "--wav", str(long_c), "--duration", "90")
+        procs += [agent, sup]
+        api = ApiClient(url_file(engine.data_dir, _node_name(engine)).read_text().strip(), token)
+        _wait_for("both sessions logged in", lambda: all(
+            a["state"] == "not_ready" for a in api.get("/v1/agents")
+            if a["id"] in ("1001", "1009")) and len(api.get("/v1/calls")) == 2, 60)
+        caller = start_dial(engine.uri(), "--from", CALLER_NUMBER, "--record",
+                            str(heard["caller"]), "--wav",
+                            str(write_wav(tmp_path / "a.wav", tone(CALLER_HZ, 60.0))),
+                            "--duration", "90")
+        procs.append(caller)
+        call = _wait_for("the caller queued", lambda: next(
+            (c for c in api.get("/v1/calls") if c["caller"] == CALLER_NUMBER
+             and c["activity"] == "queued"), None))
+        call_id = call["call_id"]
+
+        # Still in the queue: nobody to whisper to.
+        refused = cli("monitor", call_id[:8], "--mode", "whisper")
+        assert refused.exit_code != 0 and "no agent to whisper to" in refused.output, (
+            refused.output)
+
+        started = cli("monitor", call_id[:8], "--mode", "listen")
+        assert started.exit_code == 0, started.output
+        monitor_id = started.stdout.strip()
+        t_listen = time.monotonic()
+        api.request("POST", "/v1/agents/1001/state", {"action": "ready"})
+        _wait_for("the agent bridged and heard by the supervisor", lambda: (
+            (info := api.get(f"/v1/calls/{call_id}"))["activity"] == "with_agent"
+            and info["monitors"][0]["monitor_id"] == monitor_id))
+        time.sleep(MODE_S)
+        assert cli("monitor", monitor_id, "--set-mode", "--mode", "whisper").exit_code == 0
+        t_whisper = time.monotonic()
+        time.sleep(MODE_S)
+        assert cli("monitor", monitor_id, "--set-mode", "--mode", "barge").exit_code == 0
+        t_barge = time.monotonic()
+        time.sleep(MODE_S)
+        stopped = cli("monitor", monitor_id, "--stop", "--json")
+        t_stop = time.monotonic()
+        assert stopped.exit_code == 0, stopped.output
+        assert api.get(f"/v1/calls/{call_id}")["monitors"] == []  # the call goes on
+        engine.stop()
+        outcomes = [dial_result(proc, timeout=30) for proc in procs]
+        assert all(o["ended_by"] == "remote" for o in outcomes), outcomes
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        engine.stop()
+
+    # The supervisor heard caller and agent; the agent heard the supervisor from the
+    # whisper on, the caller only in the barge (CLI round trips blur edges: margins).
+    assert _seconds_with(heard["sup"], CALLER_HZ) > 2 * MODE_S
+    assert _seconds_with(heard["sup"], AGENT_HZ) > 2 * MODE_S
+    agent_heard_sup = _seconds_with(heard["agent"], SUPERVISOR_HZ)
+    caller_heard_sup = _seconds_with(heard["caller"], SUPERVISOR_HZ)
+    assert abs(agent_heard_sup - (t_stop - t_whisper)) < 2.0, (agent_heard_sup,
+                                                               t_stop - t_whisper)
+    assert abs(caller_heard_sup - (t_stop - t_barge)) < 2.0, (caller_heard_sup,
+                                                              t_stop - t_barge)
+    assert _seconds_with(heard["caller"], AGENT_HZ) > 2 * MODE_S
+
+    store = engine.store()
+    try:
+        record = store.get_call(call_id)
+        assert record is not None and record.recording_path
+        assert _seconds_with(Path(record.recording_path), SUPERVISOR_HZ, channel=1) > 1.5
+        [row] = store.supervision.rows(call_id=call_id)
+        assert (row.supervisor, row.via, row.phone, row.end_reason) == (
+            "1009", "session", None, "stopped")
+        assert [mode for mode, _ in row.mode_log] == ["listen", "whisper", "barge"]
+        assert row.duration_s is not None
+        assert abs(row.duration_s - (t_stop - t_listen)) < 2.0, row
+        actions = [e.data["action"] for e in store.events_for(call_id) if e.kind == "monitor"]
+        assert actions == ["requested", "joined", "mode", "mode", "ended"], actions
+        # The supervisor's session was not ready all along: no caller was routed to it.
+        states = [c.state for c in store.acd.state_changes("1009")]
+        assert "offered" not in states, states
+    finally:
+        store.close()
+
+
+def _node_name(engine: EngineProcess) -> str:
+    from callcenter.node_registry import running_nodes
+
+    return _wait_for("the node's pid file", lambda: next(iter(sorted(
+        running_nodes(engine.data_dir))), None), 10)
