@@ -234,8 +234,9 @@ class CallRegistry:
             for agent_id, status in acd.statuses.items():
                 if status.call_id == call.id and status.state is AgentState.ON_CALL:
                     session = acd.sessions.get(agent_id)
+                    peer = session.call if session else self._dialled_peer(call)
                     return {"activity": Activity.WITH_AGENT, "agent": agent_id,
-                            "peer_call_id": session.call.id if session else None}
+                            "peer_call_id": peer.id if peer else None}
             waiting = acd.waiting.get(call.id)
             if waiting is not None:
                 queue = acd.queues.get(waiting.queue)
@@ -248,8 +249,21 @@ class CallRegistry:
         if call.state is CallState.RINGING:
             return {"activity": Activity.RINGING}
         if call.info.direction is Direction.OUTBOUND:
+            for agent_id, status in (acd.statuses.items() if acd is not None else ()):
+                caller = self._entries.get(status.call_id or "")
+                if (status.state is AgentState.ON_CALL and caller is not None
+                        and _bridged(call, caller.call)):
+                    return {"activity": Activity.AGENT_LEG, "agent": agent_id,
+                            "peer_call_id": caller.call.id}
             return {"activity": Activity.DIALLED}
         return {"activity": Activity.BOT}
+
+    def _dialled_peer(self, caller: SipCall) -> SipCall | None:
+        """The unmarked leg the engine dialled that talks with `caller` (an on-demand
+        agent's phone), if any."""
+        return next((e.call for e in self._entries.values()
+                     if e.mark is None and e.call.info.direction is Direction.OUTBOUND
+                     and _bridged(e.call, caller)), None)
 
     @staticmethod
     def _session(acd: AcdService, call: SipCall) -> dict[str, Any]:
@@ -261,3 +275,8 @@ class CallRegistry:
                 return {"activity": Activity.AGENT_SESSION, "agent": agent_id,
                         "peer_call_id": peer}
         return {"activity": Activity.AGENT_SESSION}
+
+
+def _bridged(a: SipCall, b: SipCall) -> bool:
+    """Whether legs `a` and `b` hear each other."""
+    return a.leg is not None and b.leg is not None and a.leg.hears(b.leg) and b.leg.hears(a.leg)

@@ -11,7 +11,8 @@ nobody while the caller is still with the bot or waiting in a queue):
 mode      the supervisor hears             the supervisor is heard by
 ========  ===============================  ===================================
 listen    caller, agent, the engine's      nobody
-          audio to the caller (bot, tones)
+          audio to the caller (bot, tones,
+          announcements; not hold music)
 whisper   the same                         the agent only
 barge     the same                         caller and agent (and the recording's
                                            channel 2, what the caller heard)

@@ -259,6 +259,10 @@ class LegAudio:
     def hearing(self) -> frozenset[LegAudio]:
         return frozenset(self._hearing)
 
+    def hears(self, other: LegAudio) -> bool:
+        """Whether this leg hears `other`'s voice now (one set lookup: any thread may ask)."""
+        return other in self._hearing
+
     @property
     def hearing_engines(self) -> frozenset[LegAudio]:
         """Legs whose engine audio this leg hears (:meth:`hear_engine`)."""

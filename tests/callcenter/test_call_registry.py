@@ -124,3 +124,33 @@ class _Queue:
 
     def position(self, call_id: str) -> int:
         return 1
+
+
+class _Leg:
+    """A leg's audio as the registry sees it: whom it hears."""
+
+    def __init__(self) -> None:
+        self.heard: set[object] = set()
+
+    def hears(self, other: object) -> bool:
+        return other in self.heard
+
+
+async def test_an_on_demand_agents_phone_is_found_by_the_bridge() -> None:
+    registry = CallRegistry("n")
+    caller = _leg(registry, "4" * 32)
+    phone = _leg(registry, "5" * 32, direction=Direction.OUTBOUND, to="sip:1003@127.0.0.1")
+    for leg in (caller, phone):
+        leg._on_answered()
+        leg.leg = cast(Any, _Leg())
+    registry.acd = cast(Any, SimpleNamespace(
+        is_session_call=lambda call: False, sessions={}, waiting={}, queues={},
+        statuses={"1003": SimpleNamespace(call_id=caller.id, state=AgentState.ON_CALL)}))
+    assert registry.info(phone.id).activity is Activity.DIALLED  # rung, not bridged yet
+    cast(Any, caller.leg).heard.add(phone.leg)
+    cast(Any, phone.leg).heard.add(caller.leg)
+    talking = registry.info(caller.id)
+    assert (talking.activity, talking.agent, talking.peer_call_id) == (
+        Activity.WITH_AGENT, "1003", phone.id)
+    leg = registry.info(phone.id)
+    assert (leg.activity, leg.agent, leg.peer_call_id) == (Activity.AGENT_LEG, "1003", caller.id)
