@@ -29,8 +29,34 @@ _CAP_WINDOWS = (timedelta(hours=24), *(window for window, _ in HEALTHCARE_CAPS))
 _EPSILON = timedelta(microseconds=1)
 
 
+#: Answers for cases without recent attempts, which depend only on the key below.
+_CACHE: dict[tuple[object, ...], datetime | None] = {}
+_CACHE_SIZE = 4096
+
+
 def next_allowed(case: DialCase, horizon: timedelta = timedelta(days=9)) -> datetime | None:
-    """The first moment after ``case.now_utc`` when the rules allow ``case``."""
+    """The first moment after ``case.now_utc`` when the rules allow ``case``.
+
+    Costs up to a few hundred decisions; a case without recent attempts is
+    answered once per area code, address, kind, facts and hour (its
+    candidates are the same whole hours), so a campaign deferred overnight
+    costs one search per area code, not one per contact.
+    """
+    key = None if case.recent_attempts else (
+        case.callee_e164[:5], case.callee_address_state, case.message_kind, case.consent,
+        case.on_internal_dnc, case.on_national_dnc, case.national_dnc_snapshot_date,
+        case.campaign, case.now_utc.replace(minute=0, second=0, microsecond=0), horizon)
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+    found = _search(case, horizon)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = found
+    return found
+
+
+def _search(case: DialCase, horizon: timedelta) -> datetime | None:
     now = case.now_utc
     hour = now.replace(minute=0, second=0, microsecond=0)
     candidates = {hour + timedelta(hours=h) for h in range(1, int(horizon / timedelta(hours=1)))}

@@ -42,6 +42,10 @@ class CallPacer:
             raise ValueError(f"{n} call(s) asked, {self.available(now)} available")
         self._tokens -= n
 
+    def refund(self, n: int = 1) -> None:
+        """Give back ``n`` calls taken but never placed (a dial the rules refused)."""
+        self._tokens = min(self.burst, self._tokens + n)
+
     def wait(self, now: float) -> float:
         """Seconds from ``now`` until the next call may start (0: now)."""
         self._refill(now)

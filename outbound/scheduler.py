@@ -209,6 +209,9 @@ class CampaignScheduler:
             trail = {**decision.to_dict(), "checked_at": now.isoformat(),
                      "from_store": list(from_store), "node": self.node}
             if not decision.allowed:
+                pacer = self._pacers.get(campaign.name)
+                if pacer is not None:
+                    pacer.refund()  # nothing was dialled: the pace is for dials
                 await self._refused(campaign, attempt, case, decision, trail)
                 return
             await self.tables.mark_dialing(attempt.id, self.clock(), trail)

@@ -33,6 +33,11 @@ def test_pacer_rate_changes_and_bursts() -> None:
     pacer.take(0.0, 3)
     pacer.set_rate(10.0, 0.0)
     assert pacer.available(0.1) == 1 and pacer.available(0.3) == 3
+    pacer.take(0.3, 3)
+    pacer.refund()  # one was refused by the rules: it may go again at once
+    assert pacer.available(0.3) == 1
+    pacer.refund(5)
+    assert pacer.available(0.3) == 3  # never beyond the burst
     with pytest.raises(ValueError):
         CallPacer(0, now=0.0)
 
@@ -76,6 +81,14 @@ def test_a_multi_zone_number_waits_for_every_zone() -> None:
     case = _case(now, callee_e164="+15415550100")
     assert decide(case).reason.value == "calling_hours"
     assert next_allowed(case) == datetime(2026, 1, 13, 16, 0, tzinfo=UTC)
+
+
+def test_answers_without_attempts_are_shared_within_an_area_code_and_hour() -> None:
+    late = datetime(2026, 1, 14, 2, 10, tzinfo=UTC)
+    first = next_allowed(_case(late))
+    assert next_allowed(_case(late + timedelta(minutes=40), callee_e164="+12125550199")) == first
+    assert next_allowed(_case(late, callee_e164="+13125550100")) == datetime(
+        2026, 1, 14, 14, 0, tzinfo=UTC)  # Chicago opens an hour later
 
 
 def test_refusals_that_time_does_not_lift_have_no_next_moment() -> None:
