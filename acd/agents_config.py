@@ -34,6 +34,14 @@ class AgentMode(StrEnum):
     ON_DEMAND = "on_demand"
 
 
+class StartState(StrEnum):
+    """Where an on-demand agent is when the engine starts."""
+
+    LOGGED_OUT = "logged_out"  # until logged in through the control API
+    NOT_READY = "not_ready"  # logged in ("logged_in"): queues take callers, none rung yet
+    READY = "ready"  # rung for callers at once
+
+
 class AgentSpec(ConfigModel):
     """One agent: the id is its key in the file."""
 
@@ -45,11 +53,16 @@ class AgentSpec(ConfigModel):
     skills: Skills = {}
     # May listen in, whisper and barge into calls (with their session or phone).
     supervisor: bool = False
+    # On-demand agents only (session agents log in by phone).
+    at_start: StartState = StartState.LOGGED_OUT
 
     @model_validator(mode="after")
     def _on_demand_needs_phone(self) -> AgentSpec:
         if self.mode is AgentMode.ON_DEMAND and self.phone is None:
             raise ValueError("an on_demand agent needs a phone (the SIP URI the engine rings)")
+        if self.mode is AgentMode.SESSION and self.at_start is not StartState.LOGGED_OUT:
+            raise ValueError("at_start is for on_demand agents; a session agent logs in "
+                             "by calling the session number")
         return self
 
     def has_skills(self, required: Mapping[str, int]) -> bool:
@@ -107,6 +120,8 @@ class OnDemandSpec(ConfigModel):
     ring_timeout_s: float = Field(20.0, gt=0, le=300)
     # Missed offers in a row after which an agent becomes not ready ("no_answer").
     max_misses: int = Field(2, ge=1, le=100)
+    # Seconds of the tone the agent and the caller hear before they are bridged.
+    tone_s: float = Field(0.3, ge=0, le=3)
 
 
 def _ids_from_keys(value: Any) -> Any:

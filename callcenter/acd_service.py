@@ -15,12 +15,15 @@ order, through the call journal) and published as a node event ``agent``;
 each caller's stay is a ``queue_entries`` row and ``queue`` call events.
 
 Routing runs whenever an agent becomes ready or a caller joins: each ready
-agent with a session is offered at most one caller (`acd.plan_offers`), and
-the session connects them (:meth:`AgentSession.take`). A caller joins a queue
+agent with a session, and each ready on-demand agent, is offered at most one
+caller (`acd.plan_offers`); the session connects them
+(:meth:`AgentSession.take`), or the engine rings the on-demand agent's phone
+(:func:`callcenter.on_demand_agent.ring_agent`). A caller joins a queue
 only while an agent who could take its calls is logged in (ready or not);
-otherwise the flow's fallback applies. Without a voice (no dialog flow, so no
-TTS on the node) agents hear tones instead of words, whispers and queue
-announcements are left out.
+otherwise the flow's fallback applies. On-demand agents are logged in by
+``at_start`` in the agents file or by the ``agent_*`` methods (control API).
+Without a voice (no dialog flow, so no TTS on the node) agents hear tones
+instead of words, whispers and queue announcements are left out.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 
 from acd.agent_state import DISCONNECTED, AgentState, AgentStatus, StateChange
 from acd.agent_sync import sync_agents
-from acd.agents_config import AgentMode, AgentSpec
+from acd.agents_config import AgentMode, AgentSpec, StartState
 from acd.config import AcdConfig, load_acd_config
 from acd.expected_wait import HandleTimes, expected_wait_s
 from acd.pins import hash_pin, verify_pin
@@ -43,6 +46,7 @@ from acd.queues_config import QueueSpec
 from acd.routing import AgentSnapshot, Rotation, plan_offers
 from acd.session_keys import LoginAttempt
 from callcenter.acd_sounds import spoken, write_hold_tone
+from callcenter.agent_desk import AgentDesk
 from callcenter.agent_session import AgentSession
 from callcenter.call_journal import CallJournal
 from callcenter.core.call import utcnow
@@ -52,6 +56,7 @@ from callcenter.core.settings import AcdSettings, Settings
 from callcenter.core.speech import Synthesizer
 from callcenter.core.store import AsyncStore
 from callcenter.handoff import Handoff
+from callcenter.on_demand_agent import ring_agent
 from callcenter.queued_call import Phase, QueuedCall, QueueResult
 from sip.call import SipCall
 from sip.loop_players import prepare_loop_wav
@@ -94,6 +99,8 @@ class AcdService:
         self.statuses = {agent_id: AgentStatus(agent_id, clock=clock, max_misses=max_misses)
                          for agent_id in config.agents}
         self.queues = {name: CallQueue.from_spec(spec) for name, spec in config.queues.items()}
+        self.desks = {agent_id: AgentDesk(self, status)
+                      for agent_id, status in self.statuses.items()}
         self.sessions: dict[str, AgentSession] = {}
         self.waiting: dict[str, QueuedCall] = {}
         self.rotation = Rotation()
@@ -122,6 +129,10 @@ class AcdService:
             history = await self.store.acd.recent_handle_times(name)
             self.handle_times[name] = HandleTimes.from_history(history)
         await self._prepare_hold_audio()
+        for agent in self.config.agents.values():
+            if agent.mode is AgentMode.ON_DEMAND and agent.at_start is not StartState.LOGGED_OUT:
+                self.change(self.statuses[agent.id].log_in(
+                    ready=agent.at_start is StartState.READY))
         log.info("human queue: %d agent(s), queues %s, agent sessions on number %s",
                  len(self.config.agents), sorted(self.config.queues),
                  self.config.session.number or "(none)")
@@ -149,6 +160,8 @@ class AcdService:
         """The node stops: agents still logged in are logged out (disconnected)."""
         for task in list(self._tasks):
             task.cancel()
+        for desk in self.desks.values():
+            desk.close()
         for status in self.statuses.values():
             if status.logged_in:
                 self.change(status.disconnect())
@@ -177,7 +190,7 @@ class AcdService:
         calls is logged in, or when the queue is full (stored as ``full``).
         """
         spec = self.config.queues[queue]
-        if not any(self.config.agents[a].has_skills(spec.skills) for a in self.sessions):
+        if not any(self.config.agents[a].has_skills(spec.skills) for a in self._reachable()):
             log.info("call %s: nobody logged in for queue %s", call.id[:8], queue)
             return QueueResult.NOT_TAKEN
         return await QueuedCall(self, call, spec, escalated=escalated, handoff=handoff).run()
@@ -208,6 +221,44 @@ class AcdService:
             if known is session:
                 del self.sessions[agent_id]
 
+    def _reachable(self) -> list[str]:
+        """Agents logged in with a way to reach them: a session, or a phone to ring."""
+        return [agent_id for agent_id, spec in self.config.agents.items()
+                if agent_id in self.sessions or (spec.mode is AgentMode.ON_DEMAND
+                                                 and self.statuses[agent_id].logged_in)]
+
+    # Control of on-demand agents (and ready / not ready of any agent), for the
+    # control API and CLI. Each raises KeyError for an unknown agent and
+    # acd.IllegalTransition when the agent's state does not allow it.
+    def _on_demand(self, agent_id: str) -> AgentStatus:
+        if self.config.agents[agent_id].mode is not AgentMode.ON_DEMAND:
+            raise ValueError(f"agent {agent_id} logs in and out by phone (a session agent)")
+        return self.statuses[agent_id]
+
+    def agent_log_in(self, agent_id: str, *, ready: bool = False) -> StateChange:
+        """Log an on-demand agent in: ready (rung for callers), or not ready."""
+        change = self._on_demand(agent_id).log_in(ready=ready)
+        self.change(change)
+        return change
+
+    def agent_log_out(self, agent_id: str) -> StateChange:
+        """Log an on-demand agent out (not while offered a caller or on a call)."""
+        change = self._on_demand(agent_id).log_out()
+        self.change(change)
+        return change
+
+    def agent_ready(self, agent_id: str) -> StateChange:
+        """Make a logged-in agent ready (also ends their wrap-up)."""
+        change = self.statuses[agent_id].ready()
+        self.change(change)
+        return change
+
+    def agent_not_ready(self, agent_id: str, reason: str) -> StateChange:
+        """Make a logged-in agent not ready for `reason`."""
+        change = self.statuses[agent_id].not_ready(reason)
+        self.change(change)
+        return change
+
     def change(self, change: StateChange) -> None:
         """Record an agent's state change (store, event, log); route if they became ready."""
         log.info("agent %s: %s%s%s", change.agent_id, change.state.value,
@@ -221,6 +272,7 @@ class AcdService:
             "agent": change.agent_id, "state": change.state.value, "reason": change.reason,
             "call_id": change.call_id})
         self.journal.submit(lambda: self.journal.bus.publish(event))
+        self.desks[change.agent_id].state_changed(change)
         if change.state is AgentState.READY:
             self.route()
 
@@ -232,23 +284,29 @@ class AcdService:
 
     # -- routing --------------------------------------------------------------------------------
     def route(self) -> None:
-        """Offer waiting callers to ready agents with a session, best callers first."""
-        pending = [(self.config.queues[name], queue.waiting())
+        """Offer waiting callers to ready agents (sessions and on-demand), best callers
+        first."""
+        pending = [(self.config.queues[name], [c for c in queue.waiting() if (
+                    (q := self.waiting.get(c.call_id)) is not None and q.phase is Phase.WAITING)])
                    for name, queue in self.queues.items() if len(queue)]
-        if not pending or not self.sessions:
+        reachable = self._reachable()
+        if not any(callers for _, callers in pending) or not reachable:
             return
-        agents = [AgentSnapshot.of(self.statuses[agent_id], spec.skills)
-                  for agent_id, spec in self.config.agents.items() if agent_id in self.sessions]
+        agents = [AgentSnapshot.of(self.statuses[agent_id], self.config.agents[agent_id].skills)
+                  for agent_id in reachable]
         for offer in plan_offers(pending, agents, self.rotation):
             caller = self.waiting.get(offer.call_id)
             session = self.sessions.get(offer.agent_id)
-            if caller is None or session is None or caller.phase is not Phase.WAITING:
+            agent = self.config.agents[offer.agent_id]
+            if caller is None or caller.phase is not Phase.WAITING or (
+                    session is None and agent.mode is not AgentMode.ON_DEMAND):
                 continue
             self.queues[offer.queue].offer(offer.call_id, offer.agent_id)
             self.rotation.offered(offer.queue, offer.agent_id)
             caller.phase = Phase.CONNECTING
             self.change(self.statuses[offer.agent_id].offer(offer.call_id))
-            self.spawn(session.take(caller), f"take-{offer.call_id[:8]}")
+            job = session.take(caller) if session is not None else ring_agent(self, agent, caller)
+            self.spawn(job, f"take-{offer.call_id[:8]}")
 
     def spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         """Run `job` in a task the service keeps (cancelled at close); failures are logged."""
@@ -263,7 +321,7 @@ class AcdService:
 
     def expected_wait(self, spec: QueueSpec, position: int) -> float | None:
         """Seconds the caller at `position` of `spec`'s queue can expect to wait, or None."""
-        staffed = sum(1 for agent_id in self.sessions
+        staffed = sum(1 for agent_id in self._reachable()
                       if self.statuses[agent_id].state in _STAFFED
                       and self.config.agents[agent_id].has_skills(spec.skills))
         return expected_wait_s(position, self.handle_times[spec.name].mean(), staffed)

@@ -17,7 +17,9 @@ A caller is offered to a ready agent by routing and bridged at once
 both hear the session's short tone, then they talk. When either side ends
 the talk the agent goes to wrap-up for the queue's ``wrap_up_s`` (ready
 when the timer runs out or on the wrap-up-done key) and the caller's side
-learns who ended it (:class:`callcenter.queued_call.TalkEnd`).
+learns who ended it (:class:`callcenter.queued_call.TalkEnd`). Connecting,
+talking and wrap-up are the agent's :class:`callcenter.agent_desk.AgentDesk`,
+shared with on-demand agents.
 """
 
 from __future__ import annotations
@@ -25,17 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from acd.agent_state import AgentState, AgentStatus, IllegalTransition, StateChange
 from acd.agents_config import AgentSpec
 from acd.session_keys import LoginEntry, SessionAction, SessionCommand, SessionKeypad
-from callcenter.acd_sounds import connect_tone, error_beep, key_beep, login_tone
-from callcenter.core.errors import CallFailed, CallGone, MediaError
+from callcenter.acd_sounds import error_beep, key_beep, login_tone
+from callcenter.core.errors import CallGone, MediaError
 from callcenter.handoff import caller_whisper
-from callcenter.queued_call import Phase, QueuedCall, TalkEnd
+from callcenter.queued_call import QueuedCall
 from sip.call import SipCall
 
 if TYPE_CHECKING:
@@ -48,16 +48,6 @@ REASON_TIMEOUT_S = 5.0  # after the not-ready key, its reason key is awaited thi
 LOGIN_PROMPT = "Agent login. Enter your agent number and hash, then your PIN and hash."
 LOGIN_AGAIN = "That agent number and PIN did not match. Please try again."
 LOGIN_FAILED = "Login failed. Goodbye."
-
-
-@dataclass
-class _Handling:
-    """A finished talk whose wrap-up is running: its handle time is not known yet."""
-
-    queue: str
-    entry_id: int | None
-    talk_s: float
-    wrap_up_from: datetime
 
 
 def whisper_text(number: str, queue: str) -> str:
@@ -79,8 +69,6 @@ class AgentSession:
         self._keypad = SessionKeypad(self.spec)
         self._end_call = asyncio.Event()
         self._talk: asyncio.Task[None] | None = None
-        self._wrap_timer: asyncio.TimerHandle | None = None
-        self._handling: _Handling | None = None
         self._voice = asyncio.Lock()  # one thing said to the agent at a time, in order
 
     @property
@@ -204,7 +192,6 @@ class AgentSession:
             await self._tell(f"Not now: you are {status.state.value.replace('_', ' ')}.",
                              error_beep(self.rate))
             return False
-        self._wrap_up_over(change.at)
         # Stored first: routing may offer a caller at once; then the whisper (or the
         # tone) tells the agent, and a "Ready." first would only keep the caller waiting.
         self._change(change)
@@ -221,124 +208,27 @@ class AgentSession:
     # -- a caller -------------------------------------------------------------------------
     async def take(self, caller: QueuedCall) -> None:
         """Connect the offered `caller` (this agent is `offered` it), then hold the
-        talk until either side ends it, then wrap up."""
+        talk until either side ends it, then wrap up (:class:`AgentDesk`)."""
+        assert self.agent is not None
+        desk = self.acd.desks[self.agent.id]
         self._talk = asyncio.current_task()
         self._end_call.clear()
+        offered = caller.offer_to(self.agent.id)  # published even when not whispered
+        whisper = offered if self.spec.whisper else None
         try:
-            if await self._connect(caller):
-                await self._hold_talk(caller)
+            if await desk.connect(self.call, caller, whisper=whisper, tone_s=self.spec.tone_s,
+                                  voice=self._voice):
+                await desk.talk(self.call, caller, end_call=self._end_call)
         finally:
             self._talk = None
 
-    def _gone(self, caller: QueuedCall) -> bool:
-        return caller.call.ended.done() or self.call.ended.done()
-
-    async def _connect(self, caller: QueuedCall) -> bool:
-        """Whisper to the agent, tone to both, bridge; False if either left meanwhile."""
-        acd, status = self.acd, self.status
-        assert status is not None and self.agent is not None
-        bridged = False
-        try:
-            async with self._voice:  # after a confirmation being spoken ("Ready.")
-                if self.spec.whisper:
-                    await acd.say(self.call, caller.offer_to(self.agent.id),
-                                  state="whisper", still=lambda: not self._gone(caller))
-            if not self._gone(caller):
-                await caller.hold_off()
-                if self.spec.tone_s > 0:
-                    await asyncio.gather(
-                        self.call.play(connect_tone(self.rate, self.spec.tone_s)),
-                        caller.call.play(connect_tone(caller.rate, self.spec.tone_s)))
-            if not self._gone(caller):
-                await acd.node.bridge(caller.call, self.call)
-                bridged = True
-        except (CallGone, CallFailed, MediaError) as exc:
-            log.info("agent %s: connecting call %s failed: %s", self.agent.id,
-                     caller.id[:8], exc)
-        queue = acd.queues[caller.queue]
-        if bridged and not self._gone(caller) and caller.phase is Phase.CONNECTING:
-            self._change(status.answer())
-            acd.call_event(caller.call, "queue", {"queue": caller.queue, "action": "connected",
-                                                  "agent": self.agent.id})
-            caller.close(queue.answered(caller.id, self.agent.id, acd.clock()))
-            caller.phase = Phase.TALKING
-            caller.connected.set_result(None)
-            return True
-        if bridged:
-            with contextlib.suppress(CallGone, CallFailed):
-                await acd.node.unbridge(caller.call, self.call)
-        if caller.call.ended.done() or caller.phase is Phase.OVER:
-            if not self.call.ended.done() and status.state is AgentState.OFFERED:
-                self._change(status.withdraw())  # ready again: routes the next caller
-            return False
-        # The agent's phone is gone (or the bridge failed): the caller waits on,
-        # offered to someone else first.
-        if caller.id in queue:
-            queue.offer_failed(caller.id)
-        caller.phase = Phase.WAITING
-        await caller.hold_on()
-        if not self.call.ended.done() and status.state is AgentState.OFFERED:
-            self._change(status.miss())  # counted: a bridge that keeps failing stops here
-        acd.route()
-        return False
-
-    async def _hold_talk(self, caller: QueuedCall) -> None:
-        acd, status = self.acd, self.status
-        assert status is not None
-        started = acd.clock()
-        end_key = asyncio.ensure_future(self._end_call.wait())
-        try:
-            news: list[asyncio.Future[Any]] = [caller.call.ended, self.call.ended, end_key]
-            await asyncio.wait(news, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            end_key.cancel()
-        ended_by = TalkEnd.CALLER if caller.call.ended.done() else TalkEnd.AGENT
-        if not self._gone(caller):
-            with contextlib.suppress(CallGone, CallFailed):
-                await acd.node.unbridge(caller.call, self.call)
-        now = acd.clock()
-        talk_s = (now - started).total_seconds()
-        log.info("agent %s: talk with call %s over after %.1f s (ended by %s)", status.agent_id,
-                 caller.id[:8], talk_s, ended_by.value)
-        if not self.call.ended.done() and status.state is AgentState.ON_CALL:
-            change = status.end_call(caller.spec.wrap_up_s)
-            self._change(change)
-            if change.state is AgentState.WRAP_UP:
-                self._handling = _Handling(caller.queue, caller.entry_id, talk_s, change.at)
-                self._wrap_timer = asyncio.get_running_loop().call_later(
-                    caller.spec.wrap_up_s, self._wrap_up_expired)
-            else:
-                acd.handled(caller.queue, caller.entry_id, talk_s)
-        else:
-            acd.handled(caller.queue, caller.entry_id, talk_s)
-        caller.talk_over.set_result(ended_by)
-
-    # -- wrap-up and the end -----------------------------------------------------------------
-    def _wrap_up_expired(self) -> None:
-        self._wrap_timer = None
-        status = self.status
-        if status is not None and status.state is AgentState.WRAP_UP:
-            change = status.wrap_up_done()
-            self._wrap_up_over(change.at)
-            self._change(change)
-
-    def _wrap_up_over(self, at: datetime) -> None:
-        """Wrap-up ended (or never ran): note the handle time of the call before it."""
-        if self._wrap_timer is not None:
-            self._wrap_timer.cancel()
-            self._wrap_timer = None
-        handling, self._handling = self._handling, None
-        if handling is not None:
-            wrap_s = max(0.0, (at - handling.wrap_up_from).total_seconds())
-            self.acd.handled(handling.queue, handling.entry_id, handling.talk_s + wrap_s)
-
+    # -- the end ---------------------------------------------------------------------------
     async def _over(self) -> None:
         """The session ends: a talk in progress notices by itself; the agent is logged out."""
         talk = self._talk
         if talk is not None and not talk.done():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(talk), 10)
-        self._wrap_up_over(self.acd.clock())
         status = self.status
         if status is not None:
             if status.logged_in:

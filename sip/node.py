@@ -382,7 +382,8 @@ class SipNode:
 
         Legs the engine needs for a conversation (agents, supervisors) may
         take the slots reserved for them; pass ``use_reserved=False`` for
-        calls that are new conversations (campaign calls), which may not."""
+        calls that are new conversations (campaign calls), which may not.
+        Cancelling the dial while it rings hangs up (CANCEL) the call."""
         account_name = trunk or "local"
         if account_name not in self._accounts:
             raise SettingsError(f"unknown trunk {trunk!r}; configured: "
@@ -426,6 +427,10 @@ class SipNode:
             await sip_call.hangup(EndReason.NO_ANSWER)
             end = await asyncio.wait_for(asyncio.shield(sip_call.ended), 10)
             raise CallFailed(f"no answer from {uri} within {timeout:.0f} s", 408) from None
+        except asyncio.CancelledError:
+            # The dialler gave up (its caller left): stop the ringing (CANCEL).
+            await asyncio.shield(sip_call.hangup(EndReason.ENGINE_HANGUP))
+            raise
         except Exception:
             end = await asyncio.wait_for(asyncio.shield(sip_call.ended), 10)
             raise CallFailed(f"{uri}: {end.reason} ({end.sip_code} {end.text})",

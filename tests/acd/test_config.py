@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.agents_config import AgentMode, load_agents
+from acd.agents_config import AgentMode, StartState, load_agents
 from acd.config import load_acd_config
 from acd.config_problems import AcdConfigError
 from acd.queues_config import (
@@ -112,6 +112,20 @@ agents:
         assert any(p.startswith(f"{path}:{line}: {text}") for p in problems), (line, problems)
     assert len(problems) == len(expected)
     assert isinstance(exc.value, SettingsError)  # stops the engine like a bad setting
+
+
+def test_on_demand_agents_may_start_logged_in_session_agents_may_not(tmp_path: Path) -> None:
+    agents = load_agents(_write(tmp_path, "agents.yaml", AGENTS.replace(
+        "    mode: on_demand\n", "    mode: on_demand\n    at_start: not_ready\n")))
+    assert agents.agents["1002"].at_start is StartState.NOT_READY
+    assert agents.agents["1001"].at_start is StartState.LOGGED_OUT
+    assert agents.on_demand.tone_s == 0.3
+    path = _write(tmp_path, "bad.yaml", AGENTS.replace(
+        '    pin: "0042"\n', '    pin: "0042"\n    at_start: ready\n'))
+    with pytest.raises(AcdConfigError) as exc:
+        load_agents(path)
+    assert _problems(exc) == [f"{path}:2: agents.1001: at_start is for on_demand agents; a "
+                              "session agent logs in by calling the session number"]
 
 
 def test_an_agent_id_twice_is_refused_at_its_second_line(tmp_path: Path) -> None:
