@@ -14,7 +14,9 @@ Each claimed attempt then, in its own task:
    frequency cap) defers the attempt to the first allowed moment
    (`outbound.next_allowed`) without using it up; any other refusal (DNC,
    consent, invalid number) finishes it as ``blocked`` with the reason and
-   the decision, and the contact is done;
+   the decision, and the contact is done (a missing or stale National DNC
+   snapshot is the company's problem, not the callee's: those attempts wait
+   an hour at a time for a fresh import);
 3. else stamps ``dialed_at`` in the store, then dials (the `OutboundCalls`
    port), and finishes the attempt with the call's outcome, scheduling the
    next per the campaign's retry policy (`outbound.retry_policy`).
@@ -35,14 +37,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from callcenter.core.call_control import DialOutcome, DialResult, OutboundCall, OutboundCalls
 from callcenter.core.store import AsyncCampaignTables, AttemptRecord
 from compliance.dial_case import DialCase, DialDecision
 from compliance.dial_facts import DialFacts, complete_case
-from compliance.dialing_rules import decide
+from compliance.dialing_rules import SNAPSHOT_STALE_OR_MISSING, decide
 from outbound.campaign_spec import Campaign
 from outbound.next_allowed import TIME_BOUND, next_allowed
 from outbound.pacing import CallPacer
@@ -50,6 +52,8 @@ from outbound.pacing import CallPacer
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+#: How long telemarketing attempts wait while the National DNC snapshot is stale.
+SNAPSHOT_RETRY = timedelta(hours=1)
 
 
 class CampaignScheduler:
@@ -241,6 +245,15 @@ class CampaignScheduler:
     async def _refused(self, campaign: Campaign, attempt: AttemptRecord, case: DialCase,
                        decision: DialDecision, trail: dict[str, Any]) -> None:
         reason = decision.reason.value
+        if decision.detail.startswith(SNAPSHOT_STALE_OR_MISSING):
+            # The company's registry download is missing or stale, not the callee's
+            # listing: wait for a fresh import instead of giving the contact up.
+            retry = self.clock() + SNAPSHOT_RETRY
+            trail["deferred_to"] = retry.isoformat()
+            await self.tables.defer(attempt.id, retry, trail)
+            self._warn_once(campaign.name, f"campaign {campaign.name}: telemarketing waits for "
+                            f"a fresh National DNC snapshot ({decision.detail})")
+            return
         if decision.reason in TIME_BOUND:
             later = await asyncio.to_thread(next_allowed, case)
             if later is not None and later < campaign.ends_at():

@@ -192,26 +192,42 @@ async def test_healthcare_caps_defer_a_retry_by_a_day(store: AsyncStore) -> None
     assert calls.dialed[1] == (A, retry.next_due)
 
 
+async def test_telemarketing_waits_for_a_fresh_registry_snapshot(store: AsyncStore) -> None:
+    _setup(store.store, [A], consent="express_written", message_kind="telemarketing")
+    clock = Clock(T0)
+    calls = FakeCalls(clock)
+    await _pass(_scheduler(store, calls, clock))  # no snapshot was ever imported
+    [a] = store.store.campaigns.attempts("c1")
+    assert calls.dialed == [] and (a.outcome, a.next_due, a.deferrals) == (
+        None, T0 + timedelta(hours=1), 1)
+    assert a.decision is not None and a.decision["rule_id"] == "dnc.national.snapshot_missing"
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within 5 s: {what}")
+
+
 async def test_pacing_concurrency_and_free_slots(store: AsyncStore) -> None:
     _setup(store.store, [A, B, C, D], calls_per_s=2.0, max_concurrent=2)
     clock = Clock(T0)
     calls = FakeCalls(clock, gate=asyncio.Event(), slots=4)
     scheduler = _scheduler(store, calls, clock)
     assert await scheduler.run_pass() == pytest.approx(0.5)  # one call, then wait 0.5 s
-    await asyncio.sleep(0.05)
-    assert len(calls.dialed) == 1
+    await _until(lambda: len(calls.dialed) == 1, "the first call")
     assert await scheduler.run_pass() == pytest.approx(0.5)  # the pacer says not yet
-    assert len(calls.dialed) == 1
     clock.advance(0.5)
     await scheduler.run_pass()
-    await asyncio.sleep(0.05)
-    assert len(calls.dialed) == 2
+    await _until(lambda: len(calls.dialed) == 2, "the second call")
     clock.advance(0.5)
     await scheduler.run_pass()  # max_concurrent 2 reached: nothing claimed
-    await asyncio.sleep(0.05)
-    assert len(calls.dialed) == 2 and store.store.campaigns.counts("c1")["in_flight"] == 2
+    assert store.store.campaigns.counts("c1")["in_flight"] == 2
     calls.gate.set()  # type: ignore[union-attr]
     await _settle(scheduler)
+    assert len(calls.dialed) == 2
     calls.gate = None
     calls.slots = 1
     clock.advance(0.5)
