@@ -289,10 +289,8 @@ class CampaignScheduler:
         detail = result.detail or None
         if retry is None and outcome != "answered":
             detail = f"{outcome} after {attempt.attempt_no} attempt(s)"
-        if result.call_id is not None:
-            await self.tables.set_call(attempt.id, result.call_id)
         await self.tables.finish(attempt.id, outcome, ended, sip_code=result.sip_code,
-                                 retry_at=retry, result_detail=detail)
+                                 retry_at=retry, result_detail=detail, call_id=result.call_id)
         log.info("attempt %d to %s: %s (SIP %s)%s", attempt.id, attempt.number, outcome,
                  result.sip_code, f"; next at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
 

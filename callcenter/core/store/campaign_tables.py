@@ -358,9 +358,11 @@ class CampaignTables:
     def finish(self, attempt_id: int, outcome: str, at: datetime, *,
                sip_code: int | None = None, reason: str | None = None,
                decision: Mapping[str, Any] | None = None, retry_at: datetime | None = None,
-               result_detail: str | None = None) -> AttemptRecord | None:
-        """Close an attempt with ``outcome``; in the same transaction, schedule the
-        next attempt at ``retry_at``, or (None) give the contact its final result.
+               result_detail: str | None = None,
+               call_id: str | None = None) -> AttemptRecord | None:
+        """Close an attempt with ``outcome`` (and the CDR id of its call, if one was
+        set up); in the same transaction, schedule the next attempt at
+        ``retry_at``, or (None) give the contact its final result.
 
         Returns the new attempt, if one was scheduled.
         """
@@ -371,6 +373,8 @@ class CampaignTables:
             row.outcome, row.ended_at, row.sip_code, row.reason = outcome, at, sip_code, reason
             if decision is not None:
                 row.decision = dict(decision)
+            if call_id is not None:
+                row.call_id = call_id
             if retry_at is None:
                 contact = s.get(ContactRow, row.contact_id)
                 assert contact is not None
@@ -517,12 +521,13 @@ class AsyncCampaignTables:
     async def finish(self, attempt_id: int, outcome: str, at: datetime, *,
                      sip_code: int | None = None, reason: str | None = None,
                      decision: Mapping[str, Any] | None = None,
-                     retry_at: datetime | None = None,
-                     result_detail: str | None = None) -> AttemptRecord | None:
+                     retry_at: datetime | None = None, result_detail: str | None = None,
+                     call_id: str | None = None) -> AttemptRecord | None:
         """See `CampaignTables.finish`."""
         return await self._async._run(functools.partial(
             self._tables.finish, attempt_id, outcome, at, sip_code=sip_code, reason=reason,
-            decision=decision, retry_at=retry_at, result_detail=result_detail))
+            decision=decision, retry_at=retry_at, result_detail=result_detail,
+            call_id=call_id))
 
     async def unfinished(self, node: str) -> list[AttemptRecord]:
         """See `CampaignTables.unfinished`."""
