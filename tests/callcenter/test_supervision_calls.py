@@ -1,21 +1,28 @@
-"""A supervisor listens in, whispers and barges into a real call through `callcenter monitor`.
+"""A supervisor listens in, whispers and barges into real calls through `callcenter monitor`.
 
-One engine hands every caller to the queue ``desk``. The caller (tone A),
-agent 1001 (tone B) and supervisor 1009 (tone C, logged in to their own agent
-session) are `callcenter dial` processes recording what they hear; the
-supervisor drives the monitor with the CLI over the control API. Who heard
-whom, and for how long, is read from the recordings by frequency; the audit
-row and the call's ``monitor`` events are read from the store.
+First, on a queued-then-bridged call: one engine hands every caller to the
+queue ``desk``; the caller (tone A), agent 1001 (tone B) and supervisor 1009
+(tone C, logged in to their own agent session) are `callcenter dial`
+processes recording what they hear. Then, on a call still with the engine
+(its greeting a long tone): the engine rings the supervisor's phone, a SIP
+endpoint in the test process playing tone C (and once refusing with 486).
+The `callcenter monitor` command runs in the test process (click's runner,
+no interpreter start) over the engine's control API. Who heard whom, and for
+how long, is read from the recordings by frequency; audit rows and the
+call's ``monitor`` events from the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
@@ -24,6 +31,9 @@ from callcenter.api.server import url_file
 from callcenter.api.tokens import new_token, token_hash
 from callcenter.cli import main
 from callcenter.core.call import utcnow
+from callcenter.core.settings import load_settings
+from sip.call import SipCall
+from sip.node import SipNode
 from tests.support.audio import level_at, read_wav, rms, tone, write_wav
 from tests.support.processes import EngineProcess, dial_result, start_dial
 
@@ -202,3 +212,135 @@ def _node_name(engine: EngineProcess) -> str:
 
     return _wait_for("the node's pid file", lambda: next(iter(sorted(
         running_nodes(engine.data_dir))), None), 10)
+
+
+BOT_HZ = 1500.0  # the engine's greeting, long enough to still play while monitored
+
+
+class _SupervisorPhone:
+    """The supervisor's phone: a SIP endpoint in this process that answers (playing
+    tone C and keeping what it hears) or refuses with `refuse` when that is set."""
+
+    def __init__(self) -> None:
+        self.refuse: int | None = None
+        self.heard = bytearray()
+        self.rate = 8000
+        self.ended = asyncio.Event()
+        self.node: SipNode | None = None
+
+    async def start(self) -> str:
+        settings = load_settings(overrides={"sip.host": "127.0.0.1", "sip.port": 0,
+                                            "sip.rtp_port": 0, "sip.media_timeout_s": 30})
+        self.node = SipNode(settings.sip, _Quiet(), self._incoming)
+        facts = await self.node.start()
+        return f"sip:sup@127.0.0.1:{facts.udp_port}"
+
+    async def _incoming(self, call: SipCall) -> None:
+        if self.refuse is not None:
+            await call.reject(self.refuse)
+            return
+        await call.ring()
+        await call.answer()
+        assert call.media is not None
+        self.rate = call.media.clock_rate
+        call.play(tone(SUPERVISOR_HZ, 60.0, self.rate).tobytes())
+        async for frame in call.frames():
+            self.heard.extend(frame)
+        self.ended.set()
+
+    async def stop(self) -> None:
+        if self.node is not None:
+            await self.node.stop()
+
+    def seconds_with(self, freq: float) -> float:
+        path = write_wav(Path(tempfile.mkstemp(suffix=".wav")[1]),
+                         np.frombuffer(bytes(self.heard), dtype="<i2"), self.rate)
+        try:
+            return _seconds_with(path, freq)
+        finally:
+            path.unlink()
+
+
+class _Quiet:
+    def on_call_event(self, call: SipCall, kind: str, data: dict[str, Any]) -> None:
+        pass
+
+
+async def test_a_supervisor_s_phone_is_rung_to_listen_to_the_bot_then_barge(
+        tmp_path: Path) -> None:
+    greeting = write_wav(tmp_path / "greeting.wav", tone(BOT_HZ, 30.0))
+    engine = EngineProcess(tmp_path / "engine", {"engine": {"greeting": str(greeting),
+                                                            "max_call_s": 60}})
+    token = new_token()
+    store = engine.store()
+    store.migrate()
+    store.api_users.add("ana", "supervisor", token_hash(token), at=utcnow())
+    store.close()
+    await asyncio.to_thread(engine.start, 60)
+    phone = _SupervisorPhone()
+    caller_heard = tmp_path / "caller-heard.wav"
+    caller: subprocess.Popen[str] | None = None
+    cli_args = ["--config", str(engine.config), "--data-dir", str(engine.data_dir)]
+    runner = CliRunner()
+
+    async def cli(*args: str) -> Result:
+        return await asyncio.to_thread(runner.invoke, main, [*args, *cli_args],
+                                       env={"CALLCENTER_TOKEN": token})
+
+    try:
+        uri = await phone.start()
+        caller = start_dial(engine.uri(), "--from", CALLER_NUMBER, "--record", str(caller_heard),
+                            "--wav", str(write_wav(tmp_path / "a.wav", tone(CALLER_HZ, 60.0))),
+                            "--duration", "60")
+        api = ApiClient(url_file(engine.data_dir, _node_name(engine)).read_text().strip(), token)
+        call = await asyncio.to_thread(_wait_for, "the caller with the bot", lambda: next(
+            (c for c in api.get("/v1/calls") if c["activity"] == "bot"), None))
+        call_id = call["call_id"]
+
+        refused = await cli("monitor", call_id[:8], "--mode", "whisper", "--phone", uri)
+        assert refused.exit_code != 0 and "no agent to whisper to" in refused.output
+        phone.refuse = 486
+        busy = await cli("monitor", call_id[:8], "--mode", "listen", "--phone", uri)
+        assert busy.exit_code != 0 and "486" in busy.output, busy.output
+        phone.refuse = None
+        started = await cli("monitor", call_id[:8], "--mode", "listen", "--phone", uri)
+        assert started.exit_code == 0, started.output
+        monitor_id = started.stdout.strip()
+        await asyncio.sleep(MODE_S)
+        assert (await cli("monitor", monitor_id, "--set-mode", "--mode", "barge")).exit_code == 0
+        t_barge = time.monotonic()
+        await asyncio.sleep(MODE_S)
+        assert (await cli("monitor", monitor_id, "--stop")).exit_code == 0
+        t_stop = time.monotonic()
+        await asyncio.wait_for(phone.ended.wait(), 10)  # the engine hung the phone up
+        assert api.get(f"/v1/calls/{call_id}")["activity"] == "bot"  # the call goes on
+        await asyncio.to_thread(engine.stop)
+        outcome = await asyncio.to_thread(dial_result, caller, 30)
+        assert outcome["ended_by"] == "remote", outcome
+    finally:
+        if caller is not None and caller.poll() is None:
+            caller.kill()
+        await phone.stop()
+        engine.stop()
+
+    # Listening, the supervisor heard the caller and the bot; only the barge reached
+    # the caller (and channel 2 of the call's recording).
+    assert phone.seconds_with(CALLER_HZ) > 1.5 * MODE_S
+    assert phone.seconds_with(BOT_HZ) > 1.5 * MODE_S
+    heard_sup = _seconds_with(caller_heard, SUPERVISOR_HZ)
+    assert abs(heard_sup - (t_stop - t_barge)) < 2.0, (heard_sup, t_stop - t_barge)
+    store = engine.store()
+    try:
+        record = store.get_call(call_id)
+        assert record is not None and record.recording_path
+        assert _seconds_with(Path(record.recording_path), SUPERVISOR_HZ, channel=1) > 1.5
+        no_answer, joined = store.supervision.rows(call_id=call_id)
+        assert (no_answer.end_reason, no_answer.sip_code, no_answer.joined_at) == (
+            "no_answer", 486, None)
+        assert (joined.supervisor, joined.via, joined.phone, joined.end_reason) == (
+            "ana", "phone", uri, "stopped")
+        assert [mode for mode, _ in joined.mode_log] == ["listen", "barge"]
+        leg = store.get_call(joined.leg_call_id or "")
+        assert leg is not None and leg.direction == "outbound" and leg.to_uri == uri
+    finally:
+        store.close()
