@@ -25,7 +25,7 @@ from callcenter.api.tokens import new_token, token_hash
 from callcenter.cli import main
 from callcenter.core.call import utcnow
 from callcenter.core.store import Store
-from tests.support.processes import EngineProcess, dial_result, start_dial
+from tests.support.processes import EngineProcess, start_dial
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,6 @@ AGENTS = """\
 session:
   number: "200"
   tone_s: 0.2
-  whisper: false
 agents:
   "1001": {name: First Agent, pin: "4711", skills: {desk: 5}}
   "1002": {name: Second Agent, pin: "2580", skills: {desk: 5}}
@@ -178,7 +177,7 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         _wait_for("agent 1001 logged in", lambda: desk.get(
             "/v1/agents/1001", "first")["state"] == "not_ready")
         caller = start_dial(desk.process.uri(), "--from", "5550199", "--script", str(
-            _script(tmp_path / "caller.yaml", [{"wait": 6.0}])))
+            _script(tmp_path / "caller.yaml", [{"wait": 40.0}])))
         queue = _wait_for("the caller waiting", lambda: (
             q := desk.get("/v1/queues/desk", "ana"))["waiting"] == 1 and q)
         [waiting] = queue["callers"]
@@ -203,12 +202,14 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         assert waiting["call_id"] in {json.loads(line)["call_id"]
                                       for line in live.stdout.splitlines()}
 
-        # The agent makes themself ready through the API: routing offers the caller.
+        # The agent makes themself ready through the API: routing offers the caller,
+        # which the agent's own stream (agents/1001/#) carries with its context.
+        own = EventStream(desk, "first")
         ready = desk.request("POST", "/v1/agents/1001/state", "first", json={"action": "ready"})
         assert ready.status_code == 200, ready.text
         assert ready.json()["state"] in ("ready", "offered", "on_call")
         talking = _wait_for("the caller with the agent", lambda: desk.get(
-            "/v1/agents/1001", "first")["state"] == "on_call", 15)
+            "/v1/agents/1001", "first")["state"] == "on_call", 30)
         assert talking
         seen = _wait_for("agent events on the stream", lambda: stream.find(
             lambda e: e["kind"] == "agent" and e["data"].get("state") == "on_call"), 10)
@@ -216,19 +217,22 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         assert stream.find(lambda e: e["kind"] == "agent" and e["data"]["state"] == "ready")
         assert stream.find(lambda e: e["call_id"] == waiting["call_id"]
                            and e["sse_event"] == "queue")
+        offer = _wait_for("the offer on the agent's stream", lambda: own.find(
+            lambda e: e["kind"] == "offer"), 10)
+        assert offer["topic"] == "agents/1001/offer" and offer["call_id"] == waiting["call_id"]
+        assert all(e["topic"].startswith("agents/1001/") for e in own.events)
         agents = desk.cli("agents", "--json", user="first")
         assert [a["id"] for a in json.loads(agents.stdout)] == ["1001"], agents.stderr
-        assert dial_result(caller, timeout=30)["status"] == "answered"
+
+        # The call's stored events, through the API as through `callcenter events`.
+        stored = _wait_for("the stored queue events", lambda: [
+            e for e in desk.get(f"/v1/calls/{waiting['call_id']}/events", "ana")
+            if e["kind"] == "queue" and e["data"].get("action") == "connected"], 15)
+        assert stored[0]["data"]["agent"] == "1001"
     finally:
         for process in (caller, agent):
             if process is not None and process.poll() is None:
                 process.kill()
-
-    # The call's stored events, through the API as through `callcenter events`.
-    stored = _wait_for("the stored queue events", lambda: [
-        e for e in desk.get(f"/v1/calls/{waiting['call_id']}/events", "ana")
-        if e["kind"] == "queue"], 15)
-    assert {e["data"].get("action") for e in stored} >= {"connected"}
 
 
 def test_wrong_tokens_roles_and_calls_are_clear_errors(desk: Engine) -> None:
