@@ -186,7 +186,9 @@ class DialogRunner:
                 self._emit_caller(name, heard, started, "upset", 0.0)
                 return await self._escalate_upset(upset, decision)
             if heard.kind is InputKind.SPEECH and not heard.text.strip() and heard.voice:
-                prompt = ""  # voice without words (noise, a language Whisper missed)
+                # Voice without words (noise, a language Whisper missed): kept, no failure.
+                self._emit_caller(name, heard, started, "voice", 0.0)
+                prompt = ""
                 continue
             result: Heard = await interpret(heard, state, intents, self._matcher, settings,
                                             self._today())
