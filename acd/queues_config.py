@@ -60,7 +60,10 @@ class _LimitAction(ConfigModel):
 
 
 class CallbackAtLimit(_LimitAction):
-    """Offer a callback: a key within `timeout_s` stores it; otherwise goodbye."""
+    """Offer a callback: a key within `timeout_s` stores it; otherwise goodbye.
+
+    Callers without a number (an anonymous From) are told goodbye instead.
+    """
 
     action: Literal["callback"]
     key: DtmfKey = "1"
@@ -75,10 +78,14 @@ class TransferAtLimit(_LimitAction):
 
 
 class VoicemailAtLimit(_LimitAction):
-    """Record a message of at most `max_s` seconds to a WAV file."""
+    """Record a message of at most `max_s` seconds to a WAV file.
+
+    The recording ends earlier on ``#``, after `silence_s` of quiet, or on hang-up.
+    """
 
     action: Literal["voicemail"]
     max_s: float = Field(120.0, ge=5, le=600)
+    silence_s: float = Field(5.0, ge=1, le=60)
     # Folder of the recordings, relative to the queues file; None = <data_dir>/voicemail.
     dir: Path | None = None
 

@@ -3,6 +3,7 @@
     write_hold_tone(path, 8000)          # the default hold audio, looped by the bridge
     connect_tone(8000, seconds=0.3)      # caller and agent, just before they are bridged
     key_beep(8000), error_beep(8000)     # an agent's key taken / refused (no TTS)
+    record_beep(8000)                    # a caller's voicemail starts after it
     await spoken(voice, "Ready.", 8000)  # TTS when the node has a voice, else None
 
 Each sound is a pure tone at its own frequency, so tests can tell them
@@ -24,6 +25,7 @@ CONNECT_TONE_HZ = 950.0
 KEY_BEEP_HZ = 1200.0
 ERROR_BEEP_HZ = 300.0
 LOGIN_TONE_HZ = 660.0
+RECORD_BEEP_HZ = 1400.0
 
 
 def _note(rate: int, freq: float, seconds: float, level: float) -> np.ndarray:
@@ -72,6 +74,11 @@ def error_beep(rate: int) -> bytes:
     """Two low beeps: the key was refused (or a login failed)."""
     beep = _note(rate, ERROR_BEEP_HZ, 0.15, 0.25)
     return _pcm(np.concatenate([beep, np.zeros(int(rate * 0.1)), beep]))
+
+
+def record_beep(rate: int) -> bytes:
+    """The beep before a voicemail is recorded: speak now."""
+    return _pcm(_note(rate, RECORD_BEEP_HZ, 0.4, 0.25))
 
 
 def login_tone(rate: int) -> bytes:

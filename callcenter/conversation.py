@@ -14,7 +14,8 @@
 - what the caller heard of each prompt, cut by barge-in or hang-up or not,
   is kept for the transcript (:mod:`callcenter.prompt_playback`);
 - ``transfer`` to a queue the engine has puts the caller in the human queue
-  (the caller stays on the engine; listening pauses meanwhile) and returns
+  (the caller stays on the engine; listening pauses meanwhile and the queue
+  reads the caller's keys and voice: a callback key, a voicemail) and returns
   when an agent has talked to them, or nobody would; other targets, and
   queues that cannot take the caller, fall back to a blind REFER to the URI;
 - tone and pace: every utterance the endpointer ends is scored on its raw
@@ -95,6 +96,7 @@ class CallConversation:
         self._inputs: asyncio.Queue[CallerInput] = asyncio.Queue()
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._input: list[asyncio.Task[None]] = []  # the caller's audio and keys
         self._speaking = False
         self._barge_allowed = True
         self._barged = asyncio.Event()
@@ -115,11 +117,26 @@ class CallConversation:
     async def start(self) -> None:
         """Start listening to the call (audio, recognition events, DTMF)."""
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._pump_audio(), name="conv-audio"),
-                       loop.create_task(self._pump_events(), name="conv-events"),
+        self._tasks = [loop.create_task(self._pump_events(), name="conv-events")]
+        self._start_input()
+
+    def _start_input(self) -> None:
+        """Read the caller's audio and keys (again, once the human queue is done with them)."""
+        loop = asyncio.get_running_loop()
+        self._input = [loop.create_task(self._pump_audio(), name="conv-audio"),
                        loop.create_task(self._pump_dtmf(), name="conv-dtmf")]
 
+    async def _stop_input(self) -> None:
+        """Leave the caller's audio and keys to someone else (the human queue)."""
+        tasks, self._input = self._input, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, CallGone):
+                await task
+
     async def close(self) -> None:
+        await self._stop_input()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -310,12 +327,15 @@ class CallConversation:
         the queue did not take the caller)."""
         self._paused = True
         self.call.stop_audio()
+        await self._stop_input()  # the queue reads keys (callback) and voice (voicemail)
         try:
             result = await queues.enter(self.call, queue, escalated=escalated, handoff=handoff)
         finally:
             self._paused = False
+            _drain(self.call.dtmf)  # keys meant for the queue or the agent
             _drain(self._digits)
             self._drop_stale_no_input()
+            self._start_input()
         if result is QueueResult.ABANDONED:
             raise CallGone("the caller hung up in the queue")
         return _QUEUE_RESULTS.get(result)

@@ -20,9 +20,13 @@ caller then stays on the engine until the talk ends. Every way out is a
 - an agent takes the call: ``answered``; when the talk ends the caller is
   gone (``DONE``), or the agent ended it and the queue's ``after_agent`` says
   whether the caller goes back to the flow (``RETURNED``) or is hung up;
-- max wait: ``at_limit`` (a transfer is a REFER; goodbye, and for now also
-  callback and voicemail, hand the caller back to the flow's fallback);
-- a full queue turns the caller away (``full``) before they wait.
+- max wait: the queue's ``at_limit`` (goodbye, transfer, callback offer,
+  voicemail: :mod:`callcenter.queue_limits`);
+- the queue's ``callback_key`` pressed while waiting: a callback request;
+- a full queue turns the caller away before they wait (``at_limit`` again).
+
+While waiting, the caller's keys are the queue's (the conversation stops
+reading them and the caller's audio until the queue is done).
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 from acd.announcements import announcement_text, next_announcement
 from acd.queue_model import QueueExit
-from acd.queues_config import AfterAgent, QueueSpec, TransferAtLimit
+from acd.queues_config import AfterAgent, QueueSpec
 from callcenter.core.errors import CallFailed, CallGone, MediaError, StoreError
 from callcenter.handoff import Handoff, offer_event
+from callcenter.queue_limits import at_max_wait, callback_requested, turned_away
+from callcenter.queue_results import QueueResult
 from dialog.ports import user_part
 from sip.call import SipCall
 
@@ -48,14 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class QueueResult(enum.StrEnum):
-    """How a caller's time in the queue ended, for the dialog's transfer."""
-
-    NOT_TAKEN = "not_taken"  # never waited: nobody logged in, or the queue is full
-    FAILED = "failed"  # waited, nobody took the call; still on the line
-    DONE = "done"  # talked to an agent (or sent on); the caller is gone or to be hung up
-    RETURNED = "returned"  # the agent ended the talk and the caller goes back to the flow
-    ABANDONED = "abandoned"  # hung up while waiting
+__all__ = ["Phase", "QueueResult", "QueuedCall", "TalkEnd"]
 
 
 class Phase(enum.StrEnum):
@@ -119,7 +118,8 @@ class QueuedCall:
         now = self.acd.clock()
         priority = self.priority
         if queue.join(self.id, now, priority=priority, number=self.number or None) is None:
-            return await self._turned_away(now, priority)
+            self.phase = Phase.OVER
+            return await turned_away(self, now, priority)
         self.entered_at = now
         self._next_announcement = next_announcement(now, now, self.spec.announce_every_s)
         self.acd.waiting[self.id] = self
@@ -167,29 +167,61 @@ class QueuedCall:
         return whisper
 
     async def _wait(self) -> QueueResult:
-        while True:
-            if self.connected.done():
-                return await self._talk()
-            if self.call.ended.done():
-                return self._leave_abandoned()
-            wake = self._next_wake()
-            timeout = None if wake is None else max(
-                0.0, (wake - self.acd.clock()).total_seconds())
-            news: list[asyncio.Future[Any]] = [self.call.ended, self.connected]
-            await asyncio.wait(news, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            if self.connected.done() or self.call.ended.done():
-                continue
-            now = self.acd.clock()
-            deadline = self._deadline()
-            if deadline is not None and now >= deadline and self.phase is Phase.WAITING:
-                return await self._at_limit(now)
-            if self._next_announcement is not None and now >= self._next_announcement:
-                assert self.entered_at is not None
-                self._next_announcement = next_announcement(self.entered_at, now,
-                                                            self.spec.announce_every_s)
-                if self.phase is Phase.WAITING and self._announcing is None:
-                    self._announcing = asyncio.get_running_loop().create_task(
-                        self._announce(), name=f"announce-{self.id[:8]}")
+        keys: asyncio.Future[str] = asyncio.ensure_future(self.call.dtmf.get())
+        try:
+            while True:
+                result, keys = await self._news(keys)
+                if result is not None:
+                    return result
+        finally:
+            keys.cancel()
+
+    async def _news(self, keys: asyncio.Future[str]
+                    ) -> tuple[QueueResult | None, asyncio.Future[str]]:
+        """One wait for news: (the result when the stay is over, the key reader)."""
+        if self.connected.done():
+            keys.cancel()  # keys during the talk are not the queue's
+            return await self._talk(), keys
+        if self.call.ended.done():
+            return self._leave_abandoned(), keys
+        wake = self._next_wake()
+        timeout = None if wake is None else max(
+            0.0, (wake - self.acd.clock()).total_seconds())
+        news: list[asyncio.Future[Any]] = [self.call.ended, self.connected, keys]
+        await asyncio.wait(news, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if self.connected.done() or self.call.ended.done():
+            return None, keys
+        now = self.acd.clock()
+        if keys.done():
+            key = keys.result()
+            keys = asyncio.ensure_future(self.call.dtmf.get())
+            if self._wants_callback(key):
+                self.phase = Phase.OVER
+                keys.cancel()
+                return await callback_requested(self, now), keys
+        deadline = self._deadline()
+        if deadline is not None and now >= deadline and self.phase is Phase.WAITING:
+            self.phase = Phase.OVER
+            keys.cancel()
+            return await at_max_wait(self, now), keys
+        if self._next_announcement is not None and now >= self._next_announcement:
+            assert self.entered_at is not None
+            self._next_announcement = next_announcement(self.entered_at, now,
+                                                        self.spec.announce_every_s)
+            if self.phase is Phase.WAITING and self._announcing is None:
+                self._announcing = asyncio.get_running_loop().create_task(
+                    self._announce(), name=f"announce-{self.id[:8]}")
+        return None, keys
+
+    def _wants_callback(self, key: str) -> bool:
+        """The queue's callback key, pressed while waiting (not while being connected)."""
+        if key != self.spec.callback_key:
+            return False
+        if self.phase is not Phase.WAITING or not self.number:
+            log.info("call %s: callback key ignored (%s%s)", self.id[:8], self.phase.value,
+                     "" if self.number else ", no number")
+            return False
+        return True
 
     def _deadline(self) -> datetime | None:
         queue = self.acd.queues[self.queue]
@@ -229,53 +261,6 @@ class QueuedCall:
     def _leave_abandoned(self) -> QueueResult:
         self.close(self.acd.queues[self.queue].abandoned(self.id, self.acd.clock()))
         return QueueResult.ABANDONED
-
-    async def _at_limit(self, now: datetime) -> QueueResult:
-        queue = self.acd.queues[self.queue]
-        action = self.spec.at_limit
-        if isinstance(action, TransferAtLimit):
-            self.close(queue.timed_out(self.id, now, "transfer"))
-            await self.hold_off()
-            return await self._send_on(action.uri)
-        if action.action != "goodbye":
-            log.warning("queue %s: at_limit %s is not built yet; the caller is told goodbye",
-                        self.queue, action.action)
-        self.close(queue.timed_out(self.id, now, "goodbye"))
-        await self.hold_off()
-        if action.say:
-            await self.acd.say(self.call, action.say, state=f"queue:{self.queue}")
-        return QueueResult.FAILED
-
-    async def _turned_away(self, now: datetime, priority: int) -> QueueResult:
-        """The queue is full: stored as such; sent on if the queue's limit says so."""
-        queue = self.acd.queues[self.queue]
-        action = self.spec.at_limit
-        send_on = isinstance(action, TransferAtLimit)
-        exit_ = queue.refuse(self.id, now, "transfer" if send_on else "goodbye",
-                             priority=priority, number=self.number or None)
-        store, node = self.acd.store, self.acd.node_name
-
-        async def record() -> None:
-            entry = await store.acd.open_entry(self.id, self.queue, priority, now,
-                                               caller=self.number or None, node=node)
-            await store.acd.close_entry(entry, now, exit_.outcome.value,
-                                        limit=exit_.limit.value if exit_.limit else None)
-
-        self.acd.journal.submit(record)
-        log.info("call %s: queue %s is full (%s)", self.id[:8], self.queue,
-                 exit_.outcome.value)
-        if isinstance(action, TransferAtLimit):
-            return await self._send_on(action.uri)
-        return QueueResult.NOT_TAKEN
-
-    async def _send_on(self, uri: str) -> QueueResult:
-        try:
-            code = await self.call.transfer(uri)
-        except CallGone:
-            return QueueResult.DONE
-        except TimeoutError:
-            return QueueResult.FAILED
-        return QueueResult.DONE if 200 <= code < 300 else QueueResult.FAILED
 
     # -- what the caller hears --------------------------------------------------------------
     async def hold_on(self) -> None:
