@@ -16,7 +16,6 @@ import pjsua2 as pj
 
 from callcenter.core.call import Direction, EndReason, outcome_for_code
 from sip.call import CallEnd, MediaInfo, SipCall, new_leg_buffers
-from sip.g722_levels import bridge_levels
 from sip.leg_audio import LegAudio
 
 if TYPE_CHECKING:
@@ -130,19 +129,13 @@ class PjCall(pj.Call):  # type: ignore[misc]
         stream = self.getAudioMedia(index)
         info = self.getStreamInfo(index)
         rate = int(info.codecClockRate) or self.node.clock_rate
-        codec = str(info.codecName).upper()
-        # pjsua2 names levels from the port's side: its tx enters the bridge
-        # (the caller's voice), its rx leaves the bridge (to the caller).
-        from_call, to_call = bridge_levels(codec)
-        stream.adjustTxLevel(from_call)
-        stream.adjustRxLevel(to_call)
         if self.leg is None:
             inbox, outbox = new_leg_buffers(self._loop, rate)
             self.leg = LegAudio(self.node.port_pool, rate, inbox, outbox)
             self.leg.recording = self.node.recording_for(self.sip_call, rate)
         self.leg.attach(int(stream.getPortId()))
         self.last_rx = time.monotonic()
-        media = MediaInfo(codec=codec, clock_rate=rate,
+        media = MediaInfo(codec=str(info.codecName).upper(), clock_rate=rate,
                           remote_rtp=str(info.remoteRtpAddress))
         self._tell(self.sip_call._on_media, media, self.leg)
 
