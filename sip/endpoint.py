@@ -4,8 +4,9 @@ Choices made here, each for a reason measured or seen in DESIGN.md:
 no sound device (a server has none), silence suppression off (trunks drop
 calls without RTP), no echo canceller (no acoustic echo on a trunk), the
 conference bridge clocked at the calls' rate, codecs limited to the
-configured list in its order, G.722 without pjmedia's PCM level shift
-(sip/g722_levels.py), and pjsip's log routed to Python logging.
+configured list in its order, G.722 at G.711's loudness (pjmedia's PCM
+level shift set as spandsp's: sip/g722_levels.py), and pjsip's log routed
+to Python logging.
 """
 
 from __future__ import annotations
