@@ -139,7 +139,7 @@ def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
         procs.append(caller)
         call = _wait_for("the caller queued", lambda: next(
             (c for c in api.get("/v1/calls") if c["caller"] == CALLER_NUMBER
-             and c["activity"] == "queued"), None))
+             and c["activity"] == "queued"), None), 60)
         call_id = call["call_id"]
 
         # Still in the queue: nobody to whisper to.
@@ -294,7 +294,7 @@ async def test_a_supervisor_s_phone_is_rung_to_listen_to_the_bot_then_barge(
                             "--duration", "60")
         api = ApiClient(url_file(engine.data_dir, _node_name(engine)).read_text().strip(), token)
         call = await asyncio.to_thread(_wait_for, "the caller with the bot", lambda: next(
-            (c for c in api.get("/v1/calls") if c["activity"] == "bot"), None))
+            (c for c in api.get("/v1/calls") if c["activity"] == "bot"), None), 60)
         call_id = call["call_id"]
 
         refused = await cli("monitor", call_id[:8], "--mode", "whisper", "--phone", uri)
