@@ -3,6 +3,7 @@ from the command line.
 
     callcenter agents                                  # every agent's live state
     callcenter agents 1001 --ready                     # or --not-ready break, --wrap-up-done
+    callcenter agents 1003 --log-in                    # on-demand agents: --log-in, --log-out
     callcenter queues [NAME]                           # waiting, longest wait, agents by state
     callcenter calls --live                            # the node's live calls
     callcenter monitor CALL_ID --mode listen --phone sip:sup@host   # prints the monitor id
@@ -131,6 +132,9 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> None:
               help="Set the agent not ready for REASON (break, lunch...).")
 @click.option("--wrap-up-done", "action", flag_value="wrap_up_done",
               help="End the agent's wrap-up (ready again).")
+@click.option("--log-in", "action", flag_value="log_in",
+              help="Log an on-demand agent in (not ready until --ready).")
+@click.option("--log-out", "action", flag_value="log_out", help="Log an on-demand agent out.")
 @api_options
 def agents(agent_id: str | None, action: str | None, reason: str | None, api_url: str | None,
            token: str | None, node_name: str | None, config_file: Path | None,

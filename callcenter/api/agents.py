@@ -1,17 +1,18 @@
 """``/v1/agents``: the agents of the human queue, their live state, and changing it.
 
 An agent user sees and changes only their own agent; supervisors read all;
-admins read and change all. A change goes through the same transitions as
-the agent session's keys (:class:`acd.agent_state.AgentStatus`) and is
-stored and published by :meth:`callcenter.acd_service.AcdService.change`,
-so routing offers a caller at once to an agent who became ready.
+admins read and change all. A change goes through the human queue's own
+controls (:meth:`callcenter.acd_service.AcdService.agent_ready` and its
+siblings: the transitions the session's keys make), so it is stored and
+published, and routing offers a caller at once to an agent who became ready.
+On-demand agents (no session) also log in and out here.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from acd.agent_state import IllegalTransition, StateChange
+from acd.agent_state import AgentState, IllegalTransition
 from callcenter.acd_service import AcdService
 from callcenter.api.auth import Anyone, Context, Role, forbid_unless_own
 from callcenter.api.context import ApiContext
@@ -76,13 +77,15 @@ async def get_agent(agent_id: str, ctx: Context, user: Anyone) -> Agent:
              responses={**_ERRORS,
                         404: {"model": Problem, "description": "No such agent."},
                         409: {"model": Problem,
-                              "description": "The agent's state does not allow it now."},
+                              "description": "The agent's state does not allow it now, or "
+                                             "a session agent asked to log in or out."},
                         422: {"model": Problem, "description": "Unknown not-ready reason."}},
-             summary="Ready, not ready (with a reason) or wrap-up done")
+             summary="Ready, not ready (with a reason), wrap-up done, log in or out")
 async def change_state(agent_id: str, change: AgentStateChange, ctx: Context,
                        user: Anyone) -> Agent:
     """What the agent session's keys do: `ready`, `not_ready` with one of the agents
-    file's reasons, `wrap_up_done`. The agent themself or an admin."""
+    file's reasons, `wrap_up_done`; and for on-demand agents `log_in` (not ready,
+    then `ready` to be rung) and `log_out`. The agent themself or an admin."""
     acd = acd_of(ctx)
     forbid_unless_own(user, agent_id, supervisor_may=False)
     _known(acd, agent_id)
@@ -90,18 +93,26 @@ async def change_state(agent_id: str, change: AgentStateChange, ctx: Context,
     if change.action is AgentAction.NOT_READY and change.reason not in reasons:
         raise HTTPException(422,
                             f"not_ready needs a reason, one of: {', '.join(reasons)}")
-    acd.change(_transition(acd, agent_id, change))
+    try:
+        _apply(acd, agent_id, change)
+    except (IllegalTransition, ValueError) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return describe(acd, agent_id)
 
 
-def _transition(acd: AcdService, agent_id: str, change: AgentStateChange) -> StateChange:
-    agent = acd.statuses[agent_id]
-    try:
-        if change.action is AgentAction.READY:
-            return agent.ready()
-        if change.action is AgentAction.NOT_READY:
-            assert change.reason is not None
-            return agent.not_ready(change.reason)
-        return agent.wrap_up_done()
-    except IllegalTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+def _apply(acd: AcdService, agent_id: str, change: AgentStateChange) -> None:
+    action = change.action
+    if action is AgentAction.READY:
+        acd.agent_ready(agent_id)
+    elif action is AgentAction.NOT_READY:
+        assert change.reason is not None
+        acd.agent_not_ready(agent_id, change.reason)
+    elif action is AgentAction.WRAP_UP_DONE:
+        state = acd.statuses[agent_id].state
+        if state is not AgentState.WRAP_UP:
+            raise IllegalTransition(agent_id, state, "finish wrap-up")
+        acd.agent_ready(agent_id)
+    elif action is AgentAction.LOG_IN:
+        acd.agent_log_in(agent_id)
+    else:
+        acd.agent_log_out(agent_id)

@@ -58,6 +58,8 @@ class AgentAction(StrEnum):
     READY = "ready"
     NOT_READY = "not_ready"
     WRAP_UP_DONE = "wrap_up_done"
+    LOG_IN = "log_in"  # on-demand agents (session agents log in by phone)
+    LOG_OUT = "log_out"  # on-demand agents
 
 
 class AgentStateChange(BaseModel):
@@ -65,7 +67,8 @@ class AgentStateChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: AgentAction = Field(description="ready | not_ready | wrap_up_done")
+    action: AgentAction = Field(description="ready | not_ready | wrap_up_done; log_in | "
+                                "log_out for on-demand agents")
     reason: str | None = Field(None, description="For not_ready: one of the agents file's "
                                "not-ready reasons (e.g. break, lunch).")
 

@@ -4,6 +4,7 @@ queues, on FastAPI's test client (no engine, no SIP): auth, roles, schemas."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from callcenter.acd_service import AcdService, load_acd
 from callcenter.api.app import create_app
 from callcenter.api.context import ApiContext
 from callcenter.api.tokens import new_token, token_hash
+from callcenter.call_journal import CallJournal
 from callcenter.call_registry import CallRegistry
 from callcenter.core.call import utcnow
 from callcenter.core.event_bus import InProcessEventBus
@@ -70,21 +72,34 @@ class Api:
         return {} if as_user is None else {"Authorization": f"Bearer {self.tokens[as_user]}"}
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    settings = load_settings(overrides={"node.data_dir": tmp_path})
-    store = Store(settings.store_url)
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty store, migrated once: each test starts from a copy."""
+    path = tmp_path_factory.mktemp("api-store") / "callcenter.db"
+    store = Store(f"sqlite:///{path}")
     store.migrate()
+    store.close()
+    return path
+
+
+@pytest.fixture
+def api(tmp_path: Path, migrated: Path) -> Iterator[Api]:
+    settings = load_settings(overrides={"node.data_dir": tmp_path})
+    shutil.copy(migrated, tmp_path / "callcenter.db")
+    store = Store(settings.store_url)
     tokens = {}
     for name, role, agent in [("boss", "admin", None), ("ana", "supervisor", None),
                               ("dana", "agent", "1001")]:
         tokens[name] = new_token()
         store.api_users.add(name, role, token_hash(tokens[name]), at=utcnow(), agent_id=agent)
     async_store = AsyncStore(store)
-    acd = AcdService(load_acd(settings.acd), settings, async_store, None,  # type: ignore[arg-type]
+    bus = InProcessEventBus()
+    # Never started: what it is given to store and publish waits, unused.
+    journal = CallJournal(async_store, bus, "n1")
+    acd = AcdService(load_acd(settings.acd), settings, async_store, journal,
                      None, "n1")  # type: ignore[arg-type]
     supervision = FakeSupervision()
-    ctx = ApiContext(node="n1", store=async_store, bus=InProcessEventBus(), acd=acd,
+    ctx = ApiContext(node="n1", store=async_store, bus=bus, acd=acd,
                      calls=CallRegistry("n1"), supervision=supervision)
     with TestClient(create_app(ctx)) as client:
         yield Api(client, tokens, supervision, store)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.callcenter.api.conftest import Api
 
 
@@ -80,3 +82,19 @@ def test_the_openapi_document_describes_routes_schemas_and_bearer_auth(api: Api)
     assert agent["since"]["format"] == "date-time" and agent["since"]["description"]
     assert "LiveCallInfo" in doc["components"]["schemas"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_an_on_demand_agent_logs_in_gets_ready_and_logs_out_through_the_api(api: Api) -> None:
+    def act(agent: str, body: dict[str, str], user: str = "boss") -> tuple[int, Any]:
+        answer = api.client.post(f"/v1/agents/{agent}/state", json=body, headers=api.auth(user))
+        return answer.status_code, answer.json()
+
+    code, lee = act("1003", {"action": "log_in"})
+    assert code == 200 and (lee["state"], lee["reason"]) == ("not_ready", "logged_in")
+    assert act("1003", {"action": "ready"})[1]["state"] == "ready"
+    code, problem = act("1003", {"action": "wrap_up_done"})
+    assert code == 409 and problem["detail"] == "agent 1003 cannot finish wrap-up while ready"
+    assert act("1003", {"action": "not_ready", "reason": "lunch"})[1]["reason"] == "lunch"
+    assert act("1003", {"action": "log_out"})[1]["state"] == "logged_out"
+    code, problem = act("1001", {"action": "log_in"}, user="dana")
+    assert code == 409 and "by phone" in problem["detail"]
