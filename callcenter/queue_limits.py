@@ -17,7 +17,8 @@ The queue's ``at_limit`` says what happens at either limit:
 - ``voicemail``: the prompt (``say``, else :data:`VOICEMAIL_PROMPT`), a
   beep, then the caller's message to ``<dir>/<time>-<call id>.wav``
   (:mod:`callcenter.voicemail`; ``dir`` defaults to ``<data_dir>/voicemail``),
-  stored as a ``voicemail`` call event with path and duration; goodbye.
+  stored as a ``voicemails`` row (``store.voicemails``: call, queue, number,
+  path, duration, what ended it) and a ``voicemail`` call event; goodbye.
 
 The queue's ``callback_key`` while waiting stores a callback with reason
 ``caller_key`` the same way. Callers without a number are never offered a
@@ -212,9 +213,16 @@ async def _voicemail(q: QueuedCall, action: VoicemailAtLimit) -> QueueResult:
     except OSError as exc:
         log.error("call %s: voicemail not written to %s: %s", q.id[:8], path, exc)
         return result.ABANDONED if q.call.ended.done() else result.FAILED
+    voicemail_id: int | None = None
+    try:
+        voicemail_id = await q.acd.store.voicemails.add(
+            q.id, q.queue, str(message.path), message.duration_s, message.ended_by,
+            q.acd.clock(), caller=q.number or None, node=q.acd.node_name)
+    except StoreError as exc:
+        log.error("call %s: voicemail %s not stored: %s", q.id[:8], message.path, exc)
     q.acd.call_event(q.call, "voicemail", {
         "queue": q.queue, "path": str(message.path), "duration_s": round(message.duration_s, 2),
-        "ended_by": message.ended_by, "number": q.number or None})
+        "ended_by": message.ended_by, "number": q.number or None, "id": voicemail_id})
     log.info("call %s: voicemail of %.1f s in %s (%s)", q.id[:8], message.duration_s,
              message.path, message.ended_by)
     if q.call.ended.done():

@@ -229,9 +229,13 @@ def test_at_max_wait_a_voicemail_is_recorded(site: Site, tmp_path: Path) -> None
     try:
         [event] = _wait_for("the voicemail event", lambda: [
             e for e in store.events_for(call.id) if e.kind == "voicemail"], 10)
+        [row] = store.voicemails.rows(call_id=call.id)
     finally:
         store.close()
     assert event.data["ended_by"] == "key", event.data
+    assert (row.id, row.queue, row.caller, row.path, row.ended_by, row.heard_at) == (
+        event.data["id"], "vm", "5550103", event.data["path"], "key", None)
+    assert row.duration_s == pytest.approx(event.data["duration_s"], abs=0.01)
     path = Path(event.data["path"])
     assert path.parent == site.voicemail_dir and call.id in path.name
     samples, rate = read_wav(path)

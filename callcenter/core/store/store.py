@@ -57,6 +57,7 @@ from callcenter.core.store.records import (
     TurnRecord,
 )
 from callcenter.core.store.supervision_audit import AsyncSupervisionAudit, SupervisionAudit
+from callcenter.core.store.voicemails import AsyncVoicemails, Voicemails
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (see _sqlite_begin).
@@ -479,6 +480,11 @@ class Store:
         """The audit trail of supervisors listening in, whispering and barging in."""
         return SupervisionAudit(self)
 
+    @property
+    def voicemails(self) -> Voicemails:
+        """The messages callers left at a queue's limit (where each WAV is)."""
+        return Voicemails(self)
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
@@ -593,6 +599,11 @@ class AsyncStore:
     def supervision(self) -> AsyncSupervisionAudit:
         """`Store.supervision` for asyncio code, on this store's worker thread."""
         return AsyncSupervisionAudit(self)
+
+    @property
+    def voicemails(self) -> AsyncVoicemails:
+        """`Store.voicemails` for asyncio code, on this store's worker thread."""
+        return AsyncVoicemails(self)
 
     async def add_to_internal_dnc(self, number: str, *, source: str, actor: str,
                                   reason: str | None = None) -> bool:
