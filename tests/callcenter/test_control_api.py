@@ -202,12 +202,12 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         assert waiting["call_id"] in {json.loads(line)["call_id"]
                                       for line in live.stdout.splitlines()}
 
-        # The agent makes themself ready through the API: routing offers the caller,
+        # The agent makes themself ready with the CLI: routing offers the caller,
         # which the agent's own stream (agents/1001/#) carries with its context.
         own = EventStream(desk, "first")
-        ready = desk.request("POST", "/v1/agents/1001/state", "first", json={"action": "ready"})
-        assert ready.status_code == 200, ready.text
-        assert ready.json()["state"] in ("ready", "offered", "on_call")
+        ready = desk.cli("agents", "1001", "--ready", "--json", user="first")
+        assert ready.exit_code == 0, ready.stderr
+        assert json.loads(ready.stdout)[0]["state"] in ("ready", "offered", "on_call")
         talking = _wait_for("the caller with the agent", lambda: desk.get(
             "/v1/agents/1001", "first")["state"] == "on_call", 30)
         assert talking
