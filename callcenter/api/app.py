@@ -3,13 +3,15 @@
     app = create_app(ApiContext(node="node-1", store=store, bus=bus, acd=acd, ...))
 
 Routes are versioned under ``/v1``; the OpenAPI document is at
-``/openapi.json`` and readable docs at ``/docs``. Every ``/v1`` route needs a
+``/openapi.json`` and readable docs at ``/docs`` and ``/redoc`` (their scripts
+served by the node itself). Every ``/v1`` route needs a
 bearer token (:mod:`callcenter.api.auth`); the docs do not.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from callcenter.api import agents, calls, errors, events, monitors, queues
 from callcenter.api.auth import Anyone
@@ -43,7 +45,8 @@ async def me(user: Anyone) -> Me:
 
 def create_app(ctx: ApiContext) -> FastAPI:
     """The API over the node `ctx` describes."""
-    app = FastAPI(title="callcenter control API", version="1", description=DESCRIPTION)
+    # The docs pages' scripts come from the installed package: no CDN, also offline.
+    app = FastAPIOffline(title="callcenter control API", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
     errors.install(app)
     for router in (_me, agents.router, queues.router, calls.router, monitors.router,

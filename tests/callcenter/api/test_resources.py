@@ -81,7 +81,10 @@ def test_the_openapi_document_describes_routes_schemas_and_bearer_auth(api: Api)
     agent = doc["components"]["schemas"]["Agent"]["properties"]
     assert agent["since"]["format"] == "date-time" and agent["since"]["description"]
     assert "LiveCallInfo" in doc["components"]["schemas"]
-    assert api.client.get("/docs").status_code == 200
+    for page in ("/docs", "/redoc"):
+        html = api.client.get(page).text
+        assert "cdn" not in html.lower() and "/static-offline-docs/" in html
+    assert api.client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
 
 
 def test_an_on_demand_agent_logs_in_gets_ready_and_logs_out_through_the_api(api: Api) -> None:
