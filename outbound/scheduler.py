@@ -112,12 +112,12 @@ class CampaignScheduler:
 
     async def _run(self) -> None:
         while self._claiming:
+            self._wake.clear()  # before the pass: a call ending during it wakes the next
             try:
                 pause = await self.run_pass()
             except Exception:
                 log.exception("campaign pass failed; trying again in %.1f s", self.poll_s)
                 pause = self.poll_s
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
 
@@ -281,6 +281,7 @@ class CampaignScheduler:
     async def _finished(self, campaign: Campaign, attempt: AttemptRecord,
                         result: DialResult) -> None:
         if result.outcome is DialOutcome.NOT_PLACED:
+            log.debug("attempt %d not placed (%s): released", attempt.id, result.detail)
             await self.tables.release(attempt.id)
             return
         ended = self.clock()

@@ -333,11 +333,6 @@ class CampaignTables:
             row = self._claimed(s, attempt_id)
             row.dialed_at, row.decision = _aware(at, "at"), dict(decision)
 
-    def set_call(self, attempt_id: int, call_id: str) -> None:
-        """Note the call (CDR id) that carries an attempt."""
-        with self._store._unit(f"note the call of attempt {attempt_id}", write=True) as s:
-            self._claimed(s, attempt_id).call_id = call_id
-
     def defer(self, attempt_id: int, next_due: datetime,
               decision: Mapping[str, Any] | None) -> None:
         """Hand a claimed, undialled attempt back, due again at ``next_due``."""
@@ -504,10 +499,6 @@ class AsyncCampaignTables:
                            decision: Mapping[str, Any]) -> None:
         """See `CampaignTables.mark_dialing`."""
         await self._async._run(self._tables.mark_dialing, attempt_id, at, decision)
-
-    async def set_call(self, attempt_id: int, call_id: str) -> None:
-        """See `CampaignTables.set_call`."""
-        await self._async._run(self._tables.set_call, attempt_id, call_id)
 
     async def defer(self, attempt_id: int, next_due: datetime,
                     decision: Mapping[str, Any] | None) -> None:
