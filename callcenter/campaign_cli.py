@@ -3,8 +3,9 @@
     callcenter campaign create config/campaigns/reminders.yaml   # create or update
     callcenter campaign import clinic-reminders contacts.csv     # all rows or none
     callcenter campaign start clinic-reminders                   # serve dials it
-    callcenter campaign pause clinic-reminders
+    callcenter campaign pause clinic-reminders                   # resume: start again
     callcenter campaign status clinic-reminders [--json]
+    callcenter campaign export clinic-reminders [-o results.csv]
 
 A campaign file with mistakes is refused with one ``file:line: what`` per
 problem; a contacts file with bad rows with one ``file: row N, column C:
@@ -136,6 +137,16 @@ def start(name: str, config_file: Path | None, data_dir: Path | None) -> None:
 @campaign.command()
 @click.argument("name")
 @store_options
+@click.pass_context
+def resume(ctx: click.Context, name: str, config_file: Path | None,
+           data_dir: Path | None) -> None:
+    """Dial campaign NAME again after a pause (the same as start)."""
+    ctx.invoke(start, name=name, config_file=config_file, data_dir=data_dir)
+
+
+@campaign.command()
+@click.argument("name")
+@store_options
 def pause(name: str, config_file: Path | None, data_dir: Path | None) -> None:
     """Stop dialling campaign NAME; calls under way finish."""
     with opened_store(config_file, data_dir) as (_settings, store):
@@ -171,3 +182,46 @@ def status(name: str, config_file: Path | None, data_dir: Path | None, as_json: 
                + (f", next due {due:%Y-%m-%d %H:%M:%S} UTC" if due else ""))
     for outcome, count in summary["outcomes"].items():
         click.echo(f"  {outcome:10} {count}")
+
+
+#: Columns of ``campaign export``: the contact, where it stands, and its last attempt.
+EXPORT_COLUMNS = ("number", "name", "address_state", "source_row", "result", "result_detail",
+                  "attempts", "last_outcome", "last_reason", "last_sip_code", "last_dialed_at",
+                  "last_ended_at", "last_call_id", "next_due")
+
+
+@campaign.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              show_default=True, help="Write the CSV here ('-': standard output).")
+@store_options
+def export(name: str, output: Any, config_file: Path | None, data_dir: Path | None) -> None:
+    """Per contact of campaign NAME: its result (or the attempt still due) and
+    its last attempt, as CSV, in the order of the imported rows."""
+    import csv
+
+    with opened_store(config_file, data_dir) as (_settings, store):
+        _campaign_record(store, name)
+        contacts = store.campaigns.contacts(name)
+        attempts = store.campaigns.attempts(name)
+    by_contact: dict[int, list[Any]] = {}
+    for attempt in attempts:
+        by_contact.setdefault(attempt.contact_id, []).append(attempt)
+    writer = csv.writer(output)
+    writer.writerow(EXPORT_COLUMNS)
+    for contact in contacts:
+        tries = by_contact.get(contact.id, [])
+        dialled = [a for a in tries if a.dialed_at is not None]
+        last = next((a for a in reversed(tries) if a.outcome is not None), None)
+        due = next((a.next_due for a in tries if a.outcome is None), None)
+        writer.writerow([
+            contact.number, contact.name or "", contact.address_state or "",
+            contact.source_row, contact.result or "", contact.result_detail or "",
+            len(dialled), last.outcome if last else "", (last.reason or "") if last else "",
+            (last.sip_code or "") if last else "", _iso(last.dialed_at if last else None),
+            _iso(last.ended_at if last else None), (last.call_id or "") if last else "",
+            _iso(due)])
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat()

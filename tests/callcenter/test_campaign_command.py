@@ -76,3 +76,37 @@ def test_bad_contacts_import_nothing(tmp_path: Path) -> None:
     assert json.loads(out.splitlines()[-1])["contacts"] == 0
     assert _run(tmp_path, "campaign", "import", "nope", str(csv))[1].endswith(
         "no campaign named 'nope' (campaigns: clinic-reminders)\n")
+
+
+def test_export_gives_each_contact_its_result_and_last_attempt(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    _run(tmp_path, "campaign", "create", str(EXAMPLE))
+    _run(tmp_path, "campaign", "import", "clinic-reminders", str(CONTACTS))
+    assert _run(tmp_path, "campaign", "pause", "clinic-reminders")[0] == 0
+    assert _run(tmp_path, "campaign", "resume", "clinic-reminders")[1].endswith(
+        "campaign clinic-reminders running\n")
+    store = Store(f"sqlite:///{tmp_path / 'data' / 'callcenter.db'}")
+    now = datetime.now(UTC)
+    try:
+        first, second = store.campaigns.claim_due("clinic-reminders", now, node="n",
+                                                  limit=2, max_in_flight=2)
+        store.campaigns.mark_dialing(first.id, now, {"reason": "ok"})
+        store.campaigns.finish(first.id, "answered", now, sip_code=200, call_id="c1")
+        store.campaigns.mark_dialing(second.id, now, {"reason": "ok"})
+        store.campaigns.finish(second.id, "busy", now, sip_code=486,
+                               retry_at=now + timedelta(minutes=10))
+    finally:
+        store.close()
+    out = tmp_path / "results.csv"
+    assert _run(tmp_path, "campaign", "export", "clinic-reminders", "-o", str(out))[0] == 0
+    rows = [line.split(",") for line in out.read_text().splitlines()]
+    assert rows[0][:6] == ["number", "name", "address_state", "source_row", "result",
+                           "result_detail"]
+    maria, john, ana = rows[1:]
+    assert (maria[0], maria[4], maria[6], maria[7], maria[9], maria[12]) == (
+        "+12125550141", "answered", "1", "answered", "200", "c1")
+    assert (john[0], john[4], john[6], john[7], john[9]) == ("+18505550172", "", "1", "busy",
+                                                            "486")
+    assert john[13] == (now + timedelta(minutes=10)).isoformat()
+    assert (ana[0], ana[6], ana[7], ana[13] != "") == ("+16025550133", "0", "", True)

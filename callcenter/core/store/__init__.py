@@ -27,6 +27,7 @@ from callcenter.core.store.campaign_tables import (
     CampaignRecord,
     CampaignTables,
     ContactInput,
+    ContactRecord,
 )
 from callcenter.core.store.dnc_lists import (
     CONSENT_KINDS,
@@ -84,6 +85,7 @@ __all__ = [
     "CampaignTables",
     "ConsentRecord",
     "ContactInput",
+    "ContactRecord",
     "DncAuditEntry",
     "DncLists",
     "EventRecord",

@@ -108,6 +108,27 @@ class ContactInput:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """A stored contact and, once nothing is left to do, its result."""
+
+    id: int
+    campaign: str
+    number: str
+    name: str | None
+    address_state: str | None
+    fields: dict[str, Any]
+    source_row: int
+    result: str | None
+    result_detail: str | None
+
+    @classmethod
+    def from_row(cls, row: ContactRow) -> ContactRecord:
+        """Copy an ORM row (inside its session) into a detached record."""
+        return cls(row.id, row.campaign, row.number, row.name, row.address_state,
+                   copy.deepcopy(row.fields), row.source_row, row.result, row.result_detail)
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One attempt, with the contact details the dialer needs."""
 
@@ -215,6 +236,13 @@ class CampaignTables:
             row.state, row.updated_at = state, _aware(at, "at")
 
     # Contacts -------------------------------------------------------------
+
+    def contacts(self, campaign: str) -> list[ContactRecord]:
+        """The contacts of ``campaign`` in the order of their CSV rows."""
+        query = (select(ContactRow).where(ContactRow.campaign == campaign)
+                 .order_by(ContactRow.source_row, ContactRow.id))
+        with self._store._unit(f"read the contacts of campaign {campaign}") as s:
+            return [ContactRecord.from_row(r) for r in s.scalars(query)]
 
     def numbers(self, campaign: str) -> dict[str, int]:
         """The numbers already in ``campaign``, with the CSV row each came from."""
