@@ -8,6 +8,7 @@ from the command line.
     callcenter calls --live                            # the node's live calls
     callcenter monitor CALL_ID --mode listen --phone sip:sup@host   # prints the monitor id
     callcenter monitor MONITOR_ID --set-mode barge     # or --stop; no id: active monitors
+    callcenter watch [--topic 'calls/+/queue']         # live events until Ctrl-C
 
 They talk to a running engine's API: ``--api URL`` (or CALLCENTER_API), by
 default the one node serving from this host's data folder (its URL is in
@@ -17,6 +18,7 @@ default the one node serving from this host's data folder (its URL is in
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -237,3 +239,31 @@ def monitor(target: str | None, mode: str, phone: str | None, set_mode: bool, st
     else:
         click.echo(info["monitor_id"])
         click.echo(f"{info['mode']} on call {info['call_id'][:8]} ({info['state']})", err=True)
+
+
+@click.command()
+@click.option("--topic", help="MQTT-style pattern below the bus prefix, e.g. calls/+/queue "
+              "or agents/1001/# (default: everything; an agent user: their own).")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@api_options
+def watch(topic: str | None, count: int | None, api_url: str | None, token: str | None,
+          node_name: str | None, config_file: Path | None, data_dir: Path | None,
+          as_json: bool) -> None:
+    """Follow the node's live events as they happen (until Ctrl-C or the engine stops)."""
+    api = client(api_url, token, node_name, config_file, data_dir)
+
+    def subscribed() -> None:
+        click.echo(f"following {topic or 'events'} at {api.base_url} (Ctrl-C ends)", err=True)
+
+    def follow() -> None:
+        for seen, event in enumerate(api.events(topic, subscribed=subscribed), start=1):
+            if as_json:
+                click.echo(json.dumps(event))
+            else:
+                at = datetime.fromisoformat(event["at"]).strftime("%H:%M:%S.%f")[:-3]
+                click.echo(f"{at} {event['topic']} {json.dumps(event['data'], sort_keys=True)}")
+            if count is not None and seen >= count:
+                return
+
+    with contextlib.suppress(KeyboardInterrupt):
+        call(follow)

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from callcenter.api_cli import agents, api_options, client, monitor, queues, show_live_calls
+from callcenter.api_cli import (
+    agents,
+    api_options,
+    client,
+    monitor,
+    queues,
+    show_live_calls,
+    watch,
+)
 from callcenter.campaign_cli import campaign
 from callcenter.core.errors import CallCenterError, SettingsError
 from callcenter.core.settings import Settings, load_settings
@@ -285,6 +293,6 @@ def _one_call(store: Store, call_id: str) -> str:
 main.add_command(outbound)
 main.add_command(dnc)
 main.add_command(users)
-for _api_command in (agents, queues, monitor):
+for _api_command in (agents, queues, monitor, watch):
     main.add_command(_api_command)
 main.add_command(campaign)

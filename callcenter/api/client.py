@@ -2,6 +2,8 @@
 
     client = ApiClient("http://127.0.0.1:8480", token)
     agents = client.get("/v1/agents")          # parsed JSON; ApiError otherwise
+    for event in client.events("calls/+/queue"):   # the live stream, one dict per event
+        ...
 
 An :class:`ApiError` says what to do about it: no engine at the URL, a bad
 token (401), a role that may not (403), no such call (404), and so on.
@@ -9,6 +11,9 @@ token (401), a role that may not (403), no such call (404), and so on.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,26 +45,56 @@ class ApiClient:
     def request(self, method: str, path: str, body: dict[str, Any] | None = None, *,
                 timeout: float | None = None) -> Any:
         """`method` `path` with an optional JSON `body`; the parsed JSON answer."""
+        import httpx  # here: every other command of the CLI starts without it
+
+        with self._errors(path):
+            response = httpx.request(method, self.base_url + path, json=body,
+                                     headers=self._headers(), timeout=timeout or self.timeout)
+        if response.status_code >= 400:
+            raise ApiError(_problem(response), response.status_code)
+        return response.json() if response.content else None
+
+    def events(self, topic: str | None = None, *,
+               subscribed: Callable[[], None] | None = None) -> Iterator[dict[str, Any]]:
+        """The node's live events (``/v1/events``) as they come, until the engine stops;
+        `subscribed` is called once the node has subscribed the stream."""
+        import httpx
+
+        params = {"topic": topic} if topic else {}
+        # No read timeout: the stream may be idle (the server pings every 15 s).
+        timeout = httpx.Timeout(self.timeout, read=None)
+        with self._errors("/v1/events"), httpx.stream(
+                "GET", self.base_url + "/v1/events", params=params, headers=self._headers(),
+                timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ApiError(_problem(response), response.status_code)
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    yield dict(json.loads(line[6:]))
+                elif line.startswith(": subscribed") and subscribed is not None:
+                    subscribed()
+
+    def _headers(self) -> dict[str, str]:
         if not self.token:
             raise ApiError("no API token: give --token or set CALLCENTER_TOKEN "
                            "(`callcenter users add NAME --role ROLE` makes one)")
-        import httpx  # here: every other command of the CLI starts without it
+        return {"Authorization": f"Bearer {self.token}"}
 
-        url = self.base_url + path
+    @contextlib.contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        """httpx's errors as ApiErrors that say what to check."""
+        import httpx
+
         try:
-            response = httpx.request(method, url, json=body,
-                                     headers={"Authorization": f"Bearer {self.token}"},
-                                     timeout=timeout or self.timeout)
+            yield
         except httpx.ConnectError:
             raise ApiError(f"no engine answers at {self.base_url}: is `callcenter serve` "
                            "running there, with api.enabled?") from None
         except httpx.TimeoutException:
             raise ApiError(f"the engine at {self.base_url} did not answer in time") from None
         except httpx.HTTPError as exc:
-            raise ApiError(f"request to {url} failed: {exc}") from None
-        if response.status_code >= 400:
-            raise ApiError(_problem(response), response.status_code)
-        return response.json() if response.content else None
+            raise ApiError(f"request to {self.base_url + path} failed: {exc}") from None
 
 
 def _problem(response: httpx.Response) -> str:

@@ -10,6 +10,7 @@ as Server-Sent Events, and the CLI run as a subprocess against it.
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from callcenter.api.tokens import new_token, token_hash
 from callcenter.cli import main
 from callcenter.core.call import utcnow
 from callcenter.core.store import Store
-from tests.support.processes import EngineProcess, start_dial
+from tests.support.processes import EngineProcess, callcenter_cmd, start_dial
 
 pytestmark = pytest.mark.e2e
 
@@ -169,6 +170,13 @@ def _script(path: Path, steps: list[dict[str, Any]]) -> Path:
 def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         desk: Engine, tmp_path: Path) -> None:
     stream = EventStream(desk, "ana")
+    watching = subprocess.Popen(callcenter_cmd(
+        "watch", "--topic", "calls/+/queue", "--count", "1", "--json", "--api", desk.url,
+        "--token", desk.tokens["ana"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    assert watching.stderr is not None
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(watching.stderr or []), daemon=True).start()
     agent = start_dial(desk.process.uri("200"), "--from", "1001", "--script", str(
         _script(tmp_path / "agent.yaml", [{"wait": 1.0}, {"dtmf": "1001#4711#"},
                                           {"wait": 30.0}])))
@@ -176,6 +184,8 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
     try:
         _wait_for("agent 1001 logged in", lambda: desk.get(
             "/v1/agents/1001", "first")["state"] == "not_ready")
+        _wait_for("`callcenter watch` following", lambda: any(
+            line.startswith("following calls/+/queue") for line in said), 30)
         caller = start_dial(desk.process.uri(), "--from", "5550199", "--script", str(
             _script(tmp_path / "caller.yaml", [{"wait": 40.0}])))
         queue = _wait_for("the caller waiting", lambda: (
@@ -229,8 +239,13 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
             e for e in desk.get(f"/v1/calls/{waiting['call_id']}/events", "ana")
             if e["kind"] == "queue" and e["data"].get("action") == "connected"], 15)
         assert stored[0]["data"]["agent"] == "1001"
+        # `callcenter watch` saw the caller join the queue (its first queue event).
+        assert watching.stdout is not None and watching.wait(30) == 0, said
+        [watched] = [json.loads(line) for line in watching.stdout.read().splitlines()]
+        assert (watched["topic"], watched["kind"]) == (f"calls/{waiting['call_id']}/queue",
+                                                       "queue")
     finally:
-        for process in (caller, agent):
+        for process in (caller, agent, watching):
             if process is not None and process.poll() is None:
                 process.kill()
 
@@ -250,6 +265,8 @@ def test_wrong_tokens_roles_and_calls_are_clear_errors(desk: Engine) -> None:
     assert refused.exit_code == 1 and "401" in refused.stderr and "--token" in refused.stderr
     role = desk.cli("queues", user="first")
     assert role.exit_code == 1 and "403" in role.stderr
+    beyond = desk.cli("watch", "--topic", "calls/#", user="first")
+    assert beyond.exit_code == 1 and "403" in beyond.stderr and "agents/1001/#" in beyond.stderr
     missing = desk.cli("monitor", "deadbeef", "--mode", "listen", "--phone",
                        "sip:sup@127.0.0.1:9")
     assert missing.exit_code == 1 and "404" in missing.stderr and "deadbeef" in missing.stderr
