@@ -228,11 +228,29 @@ class CampaignScheduler:
                 result = DialResult(DialOutcome.FAILED, detail=f"{type(exc).__name__}: {exc}")
             await self._finished(campaign, attempt, result)
         except Exception:
-            log.exception("attempt %d of %s to %s failed; left claimed for recovery",
-                          attempt.id, campaign.name, attempt.number)
+            log.exception("attempt %d of %s to %s failed", attempt.id, campaign.name,
+                          attempt.number)
+            await self._settle_broken(campaign, attempt, placed)
         finally:
             if not placed:
                 self._starting -= 1
+
+    async def _settle_broken(self, campaign: Campaign, attempt: AttemptRecord,
+                             placed: bool) -> None:
+        """Hand back (no INVITE went out) or finish as ``unknown`` an attempt whose
+        handling failed, so it does not hold a place in flight until a restart;
+        if the store refuses this too, a restart's `recover` settles it."""
+        try:
+            if not placed:
+                await self.tables.release(attempt.id)
+                return
+            now = self.clock()
+            await self.tables.finish(attempt.id, "unknown", now,
+                                     retry_at=self._retry_at(campaign, "unknown",
+                                                             attempt.attempt_no, now),
+                                     result_detail="the dialer failed during the attempt")
+        except Exception:
+            log.exception("attempt %d left claimed for recovery at the next start", attempt.id)
 
     def _check(self, campaign: Campaign, number: str,
                now: datetime) -> tuple[DialCase, DialDecision, tuple[str, ...]]:

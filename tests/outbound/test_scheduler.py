@@ -235,6 +235,37 @@ async def test_pacing_concurrency_and_free_slots(store: AsyncStore) -> None:
     assert len(calls.dialed) == 3
 
 
+async def test_a_failing_check_or_call_port_does_not_hold_the_attempt(
+        store: AsyncStore) -> None:
+    _setup(store.store, [A, B])
+    clock = Clock(T0)
+    calls = FakeCalls(clock)
+    broken = {"check": True}
+
+    def facts() -> StoreDialFacts:
+        if broken["check"]:
+            raise RuntimeError("facts unavailable")
+        return StoreDialFacts(store.store, None)
+
+    scheduler = CampaignScheduler(store.campaigns, calls, facts, node="n1",
+                                  clock=lambda: clock.now, monotonic=lambda: clock.mono)
+    await _pass(scheduler)
+    counts = store.store.campaigns.counts("c1")
+    assert calls.dialed == [] and (counts["pending"], counts["in_flight"]) == (2, 0)
+    broken["check"] = False
+
+    async def raising(call: OutboundCall) -> DialResult:
+        calls.dialed.append((call.number, clock.now))
+        raise RuntimeError("port bug")
+
+    calls.place = raising  # type: ignore[method-assign]
+    clock.advance(1)
+    await _pass(scheduler)
+    assert sorted(n for n, _ in calls.dialed) == [A, B]
+    counts = store.store.campaigns.counts("c1")
+    assert (counts["failed"], counts["in_flight"]) == (2, 0)
+
+
 async def test_a_trunk_that_cannot_carry_the_caller_id_dials_nothing(
         store: AsyncStore) -> None:
     _setup(store.store, [A], trunk="other")
