@@ -24,6 +24,9 @@ from callcenter.core.store import AsyncStore, ContactInput, Store
 from compliance.store_dial_facts import StoreDialFacts
 from outbound.scheduler import CampaignScheduler
 from tests.core.test_campaign_store import campaign_values
+from tests.core.test_store import pg_server, url
+
+__all__ = ["pg_server", "url"]
 
 T0 = datetime(2026, 1, 13, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
 A, B, C, D = "+12125550141", "+12125550142", "+12125550143", "+12125550144"
@@ -73,8 +76,9 @@ class FakeCalls:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
-    s = AsyncStore(Store(f"sqlite:///{tmp_path / 'cc.db'}"))
+async def store(url: str) -> AsyncIterator[AsyncStore]:
+    """The store on SQLite and on PostgreSQL (claims there: FOR UPDATE SKIP LOCKED)."""
+    s = AsyncStore(Store(url))
     await s.migrate()
     yield s
     await s.close()
@@ -308,10 +312,11 @@ def _claim_then_die(url: str) -> tuple[str, str]:
 
 
 async def test_a_node_killed_mid_campaign_loses_nothing_and_dials_nothing_twice(
-        store: AsyncStore, tmp_path: Path) -> None:
+        store: AsyncStore) -> None:
     retry = {"failed": {"delays_s": [600], "max_attempts": 1}}
     _setup(store.store, [A, B, C], retry=retry)
-    dialed, claimed = await asyncio.to_thread(_claim_then_die, f"sqlite:///{tmp_path / 'cc.db'}")
+    address = store.store.engine.url.render_as_string(hide_password=False)
+    dialed, claimed = await asyncio.to_thread(_claim_then_die, address)
 
     clock = Clock(T0 + timedelta(minutes=1))
     calls = FakeCalls(clock)
