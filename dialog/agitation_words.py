@@ -3,8 +3,8 @@
 A signal separate from tone and pace (which ``asr.agitation`` measures on
 the raw audio): :func:`word_signal` scores one transcript (English, as
 Whisper writes it). An explicit request for a person ("agent",
-"representative", key 0) is not scored here: it is the global ``agent``
-intent, and the transfer's reason is ``asked`` (or ``dtmf``).
+"representative", "a real person", key 0) is not scored here: it is the
+global ``agent`` intent, and the transfer's reason is ``asked`` (or ``dtmf``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 STRONG_WORDS = (
-    r"supervisor", r"manager", r"lawyers?", r"attorney", r"real person",
+    r"supervisor", r"manager", r"lawyers?", r"attorney",
     r"fuck\w*", r"shit\w*", r"bullshit", r"damn\w*", r"crap", r"bloody", r"hell",
     r"ass(hole)?", r"bastards?", r"idiots?", r"screw (this|you|it)")
 COMPLAINT_WORDS = (

@@ -180,3 +180,17 @@ def test_bad_policy_values_are_named_with_file_and_line(tmp_path: Path, old: str
     assert old in UPSET
     found = problems(tmp_path, UPSET.replace(old, new, 1))
     assert any(p.startswith(expected) for p in found), found
+
+
+def test_the_clinic_demo_escalates_upset_callers_wherever_they_speak() -> None:
+    flows = Path(__file__).resolve().parents[2] / "config" / "flows"
+    spec = load_flow(flows / "clinic.yaml").spec
+    upset = spec.escalation.upset
+    assert upset is not None and upset.enabled and upset.states is None
+    assert (upset.queue or spec.escalation.queue) == "front-desk"
+    for name, state in spec.states.items():
+        assert (spec.escalation.upset_in(name, state.listens) is upset) == state.listens
+
+
+def test_asking_for_a_real_person_is_a_request_not_agitation() -> None:
+    assert word_signal("can I talk to a real person please").score == 0.0
