@@ -159,7 +159,7 @@ class DialogService:
             pass
         finally:
             await conversation.close()
-            self._journal_hung_up_prompt(conversation, state)
+            self._journal_unreported_prompt(conversation, state)
         if not call.ended.done():
             await call.hangup()
 
@@ -177,11 +177,12 @@ class DialogService:
                           data={"kind": str(turn.kind) if turn.kind else None,
                                 **dict(turn.extra)})
 
-    def _journal_hung_up_prompt(self, conversation: CallConversation, state: str) -> None:
-        """A prompt the caller hung up during: the dialog ended without a turn
-        for it, but the transcript keeps what was played."""
+    def _journal_unreported_prompt(self, conversation: CallConversation, state: str) -> None:
+        """A prompt the caller hung up during (or in its last moment): the
+        dialog ended without a turn for it, but the transcript keeps what was
+        played."""
         heard = conversation.take_prompt()
-        if heard is not None and heard.cut == "hangup":
+        if heard is not None:
             self._journal_turn(conversation, Turn(Speaker.ENGINE, state, heard.text,
                                                   heard.started_at, heard.ended_at,
                                                   extra=heard.data()))
