@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 
 from callcenter.core.errors import StoreError
 from callcenter.core.store.campaign_rows import AttemptRow, CampaignRow, ContactRow
@@ -294,21 +294,25 @@ class CampaignTables:
     @staticmethod
     def _write_batch(s: Any, campaign: str, batch: Sequence[ContactInput], at: datetime,
                      first_due: datetime, evidence: str) -> int:
+        # Core inserts (executemany, and one multi-row INSERT ... RETURNING for the
+        # contacts' ids): the ORM's unit of work made a 20,000-row file crawl.
         if not batch:
             return 0
-        rows = [ContactRow(campaign=campaign, number=c.number, name=c.name,
-                           address_state=c.address_state, fields=dict(c.fields),
-                           source_row=c.source_row, imported_at=at) for c in batch]
-        s.add_all(rows)
-        s.flush()
-        s.add_all(AttemptRow(campaign=campaign, contact_id=row.id, number=row.number,
-                             attempt_no=1, next_due=first_due, deferrals=0) for row in rows)
-        s.add_all(ConsentRow(number=c.number, campaign=campaign, kind=c.consent_kind,
-                             given_at=c.consent_date, source="campaign_import",
-                             evidence=f"{evidence}, row {c.source_row}", revoked_at=None)
-                  for c in batch if c.consent_kind != "none")
-        s.flush()
-        return len(rows)
+        ids = dict(s.execute(insert(ContactRow).returning(ContactRow.number, ContactRow.id),
+                             [{"campaign": campaign, "number": c.number, "name": c.name,
+                               "address_state": c.address_state, "fields": dict(c.fields),
+                               "source_row": c.source_row, "imported_at": at}
+                              for c in batch]).all())
+        s.execute(insert(AttemptRow), [
+            {"campaign": campaign, "contact_id": ids[c.number], "number": c.number,
+             "attempt_no": 1, "next_due": first_due, "deferrals": 0} for c in batch])
+        consents = [{"number": c.number, "campaign": campaign, "kind": c.consent_kind,
+                     "given_at": c.consent_date, "source": "campaign_import",
+                     "evidence": f"{evidence}, row {c.source_row}", "revoked_at": None}
+                    for c in batch if c.consent_kind != "none"]
+        if consents:
+            s.execute(insert(ConsentRow), consents)
+        return len(batch)
 
     def address_state(self, number: str, campaign: str) -> str | None:
         """The address state of ``number``'s contact in ``campaign``, if any."""
