@@ -34,6 +34,16 @@ prints the fit), the voicing threshold of :mod:`asr.prosody`, the pitch-rise
 cap and the tone operating point by these figures on ``train`` alone.
 ``test`` is held out. The k-of-n tone rule and the pace rule changed
 nothing on ``train`` and keep conservative defaults.
+
+``--cv`` checks the tuning within ``train`` alone: each train speaker in
+turn is left out, the tone weights are refitted on the other four (bias
+moved as the defaults' was) and the default policy is scored on the one left
+out. It never reads the ``test`` speakers. Measured 2026-12-01: no policy
+setting (thresholds, k of n, single, a bias shift, happy clips weighted 1 to
+3 in the fit) does better on ``train`` than the defaults (happy 35 % at angry
+92.5 %), and this cross-validation gives angry 75 %, happy 27.5 %: the
+speakers differ more than the settings do, so the held-out figures stand as
+measured (happy 52.5 %, over the target).
 """
 
 from __future__ import annotations
@@ -228,12 +238,35 @@ def tune(calls: list[Call], happy_weight: float) -> dict[str, Any]:
     return {"tone_fit": fitted, "utterances": len(y)}
 
 
+def cross_validate(calls: list[Call], speakers: list[str], happy_weight: float) -> dict[str, Any]:
+    """Leave one of `speakers` out, refit the tone weights on the others (the
+    defaults' bias shift kept), score the default policy on the one left out."""
+    all_fit = tune(calls, happy_weight)["tone_fit"]
+    shift = ToneWeights().bias - all_fit["bias"]
+    per_speaker: dict[str, Any] = {}
+    for held in speakers:
+        fit = tune([c for c in calls if c.speaker != held], happy_weight)["tone_fit"]
+        weights = ToneWeights(
+            bias=fit["bias"] + shift, pitch_level_per_st=fit["pitch_level_st"],
+            pitch_range_per_st=fit["pitch_range_st"], spectral_tilt_per_db=fit["spectral_tilt_db"],
+            high_band_per_db=fit["high_band_db"], aperiodicity_per_unit=fit["aperiodicity"],
+            voiced_share_per_unit=fit["voiced_share"])
+        report = evaluate([c for c in calls if c.speaker == held], EscalationConfig(),
+                          AgitationConfig(tone=weights))
+        per_speaker[held] = {k: report[f"{k}_escalated"] for k in ("angry", "neutral", "happy")}
+    mean = {kind: round(statistics.mean(r[kind] for r in per_speaker.values()), 3)
+            for kind in ("angry", "neutral", "happy")}
+    return {"cv_mean": mean, "cv_per_speaker": per_speaker, "bias_shift": round(shift, 3)}
+
+
 def main() -> int:
     setup_logging()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--calls", type=int, default=8, help="calls per speaker and kind")
     parser.add_argument("--tune", action="store_true", help="print the fit on the train half")
+    parser.add_argument("--cv", action="store_true",
+                        help="leave-one-speaker-out check within the train half")
     parser.add_argument("--happy-weight", type=float, default=1.0,
                         help="--tune: weight of a happy utterance against a neutral one")
     args = parser.parse_args()
@@ -249,6 +282,10 @@ def main() -> int:
     if args.tune:
         write_result(out, tune(build_calls(clips, halves["train"], args.calls),
                                    args.happy_weight), [])
+        return 0
+    if args.cv:
+        write_result(out, cross_validate(build_calls(clips, halves["train"], args.calls),
+                                         halves["train"], args.happy_weight), ["cv_mean"])
         return 0
     config, policy = AgitationConfig(), EscalationConfig()
     result: dict[str, Any] = {"pass": False}
