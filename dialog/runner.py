@@ -233,7 +233,8 @@ class DialogRunner:
         """Hand an upset caller over at once, to the upset queue, ahead of others."""
         assert decision.reason is not None
         scores: dict[str, Any] = {
-            decision.reason: list(decision.scores), "utterances": list(decision.utterances),
+            decision.reason: [round(x, 3) for x in decision.scores],
+            "utterances": list(decision.utterances),
             "detail": decision.detail, "trend": self.watch.trend().as_dict(),
             "last": self.watch.history[-1].as_dict()}
         if decision.word_hits:
