@@ -179,10 +179,12 @@ def drain(config_file: Path | None, data_dir: Path | None, node_name: str | None
               help="YAML list of steps: say, dtmf, wait, wait_prompt, wav, hangup.")
 @click.option("--from", "from_user", default="1000", show_default=True,
               help="Calling number (user part of From); the demo knows 1000.")
+@click.option("--transcribe/--no-transcribe", default=True, show_default=True,
+              help="With a script: transcribe what was heard (Whisper) into the conversation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def dial(uri: str, config_file: Path | None, wav: Path | None, dtmf: str,
          record: Path | None, duration: float | None, say: str | None, script: Path | None,
-         from_user: str, as_json: bool) -> None:
+         from_user: str, transcribe: bool, as_json: bool) -> None:
     """Call URI as a test caller (e.g. sip:100@127.0.0.1:5060)."""
     from callcenter.caller_script import load_script, steps_for_say
     from callcenter.test_caller import bind_address_for
@@ -200,7 +202,7 @@ def dial(uri: str, config_file: Path | None, wav: Path | None, dtmf: str,
     except CallCenterError as exc:
         raise click.ClickException(str(exc)) from None
     outcome = asyncio.run(run_dial(settings, uri, wav=wav, dtmf=dtmf, record=record,
-                                   duration=duration, script=steps))
+                                   duration=duration, script=steps, transcribe=transcribe))
     if as_json:
         click.echo(json.dumps(outcome.to_dict()))
     else:

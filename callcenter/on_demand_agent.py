@@ -5,8 +5,10 @@
 An on-demand agent (``mode: on_demand`` in the agents file) has no session:
 routing offers them callers while they are ready, like session agents. The
 engine then dials their ``phone`` for at most ``on_demand.ring_timeout_s``
-while the caller keeps hearing the hold audio. Answered, the agent hears the
-whisper, both hear the tone, they are bridged and talk, and the agent wraps
+while the caller keeps hearing the hold audio; the offer (who calls, why: the
+handoff, :meth:`callcenter.queued_call.QueuedCall.offer_to`) is published as
+the phone starts to ring. Answered, the agent hears the whisper, both hear
+the tone, they are bridged and talk, and the agent wraps
 up, as in a session (:class:`callcenter.agent_desk.AgentDesk`); when the talk
 ends the engine hangs up the agent's phone. Not answered, busy, refused or
 failed: the agent missed the offer (``on_demand.max_misses`` in a row make
@@ -44,6 +46,7 @@ async def ring_agent(acd: AcdService, agent: AgentSpec, caller: QueuedCall) -> N
     desk = acd.desks[agent.id]
     spec = acd.config.on_demand
     log.info("agent %s: ringing %s for call %s", agent.id, agent.phone, caller.id[:8])
+    whisper = caller.offer_to(agent.id)  # a console shows who calls while it rings
     dialing = asyncio.ensure_future(acd.node.dial(agent.phone,
                                                   ring_timeout=spec.ring_timeout_s))
     try:
@@ -74,8 +77,8 @@ async def ring_agent(acd: AcdService, agent: AgentSpec, caller: QueuedCall) -> N
         await desk.requeue(caller)
         return
     try:
-        if await desk.connect(phone, caller, whisper=caller.offer_to(agent.id),
-                              tone_s=spec.tone_s, session=False):
+        if await desk.connect(phone, caller, whisper=whisper, tone_s=spec.tone_s,
+                              session=False):
             await desk.talk(phone, caller, session=False)
     finally:
         if not phone.ended.done():

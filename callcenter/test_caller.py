@@ -61,11 +61,13 @@ def bind_address_for(uri: str) -> str:
 
 async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
                dtmf: str = "", record: Path | None = None, duration: float | None = None,
-               dtmf_delay: float = 0.5, script: list[Step] | None = None) -> DialOutcome:
+               dtmf_delay: float = 0.5, script: list[Step] | None = None,
+               transcribe: bool = True) -> DialOutcome:
     """Call `uri`, play, send digits, record; hang up after `duration` seconds.
 
     With a `script`, its steps run instead of `wav`/`dtmf`, and the outcome
-    carries the conversation both ways."""
+    carries the conversation both ways (the engine's side only if `transcribe`:
+    Whisper on what was heard, seconds of work after the call)."""
     node = SipNode(settings.sip, _Quiet())
     await node.start()
     try:
@@ -98,7 +100,7 @@ async def dial(settings: Settings, uri: str, *, wav: Path | None = None,
             await listener
         _write_heard(record, heard, rate)
         conversation = said
-        if script is not None:
+        if script is not None and transcribe:
             conversation += await transcribe_heard(bytes(heard), rate, settings)
         return DialOutcome(status="answered", sip_code=end.sip_code, codec=call.media.codec,
                            clock_rate=rate, heard_seconds=len(heard) / 2 / rate,

@@ -11,6 +11,7 @@ playing a tone; who heard what is read from the recordings by frequency.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -132,6 +133,13 @@ def _script(path: Path, steps: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _caller(site: Site, number: str, script: Path, steps: list[dict[str, Any]],
+            *args: str) -> subprocess.Popen[str]:
+    """A `callcenter dial` caller from `number` running `steps` (nothing transcribed)."""
+    return start_dial(site.engine.uri(), "--from", number, "--no-transcribe", *args,
+                      "--script", str(_script(script, steps)))
+
+
 def _wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -181,8 +189,8 @@ def _callback(engine: EngineProcess, call_id: str) -> Any:
 
 def test_at_max_wait_the_caller_is_offered_a_callback_and_takes_it(
         site: Site, tmp_path: Path) -> None:
-    caller = start_dial(site.engine.uri(), "--from", "5550101", "--script", str(_script(
-        tmp_path / "caller.yaml", [{"wait": 7.0}, {"dtmf": "1"}, {"wait": 25.0}])))
+    caller = _caller(site, "5550101", tmp_path / "caller.yaml",
+                     [{"wait": 7.0}, {"dtmf": "1"}, {"wait": 25.0}])
     outcome = dial_result(caller, timeout=60)
     assert outcome["status"] == "answered" and outcome["ended_by"] == "remote", outcome
     call = _ended_call(site.engine, "5550101")
@@ -202,8 +210,8 @@ def test_at_max_wait_the_caller_is_offered_a_callback_and_takes_it(
 
 def test_the_callback_key_while_waiting_leaves_a_callback_request(
         site: Site, tmp_path: Path) -> None:
-    caller = start_dial(site.engine.uri(), "--from", "5550102", "--script", str(_script(
-        tmp_path / "caller.yaml", [{"wait": 1.5}, {"dtmf": "9"}, {"wait": 25.0}])))
+    caller = _caller(site, "5550102", tmp_path / "caller.yaml",
+                     [{"wait": 1.5}, {"dtmf": "9"}, {"wait": 25.0}])
     outcome = dial_result(caller, timeout=60)
     assert outcome["status"] == "answered" and outcome["ended_by"] == "remote", outcome
     call = _ended_call(site.engine, "5550102")
@@ -217,9 +225,9 @@ def test_the_callback_key_while_waiting_leaves_a_callback_request(
 def test_at_max_wait_a_voicemail_is_recorded(site: Site, tmp_path: Path) -> None:
     message = write_wav(tmp_path / "message.wav", tone(CALLER_HZ, 12.0))
     heard = tmp_path / "heard.wav"
-    caller = start_dial(site.engine.uri(), "--from", "5550103", "--record", str(heard),
-                        "--script", str(_script(tmp_path / "caller.yaml", [
-                            {"wav": str(message)}, {"dtmf": "#"}, {"wait": 20.0}])))
+    caller = _caller(site, "5550103", tmp_path / "caller.yaml",
+                     [{"wav": str(message)}, {"dtmf": "#"}, {"wait": 20.0}],
+                     "--record", str(heard))
     outcome = dial_result(caller, timeout=60)
     assert outcome["status"] == "answered" and outcome["ended_by"] == "remote", outcome
     call = _ended_call(site.engine, "5550103")
@@ -248,8 +256,8 @@ def test_at_max_wait_a_voicemail_is_recorded(site: Site, tmp_path: Path) -> None
 
 
 def test_a_full_queue_offers_the_next_caller_a_callback(site: Site, tmp_path: Path) -> None:
-    first = start_dial(site.engine.uri(), "--from", "5550104", "--script", str(_script(
-        tmp_path / "first.yaml", [{"wait": 14.0}, {"hangup": True}])))
+    first = _caller(site, "5550104", tmp_path / "first.yaml",
+                    [{"wait": 14.0}, {"hangup": True}])
     try:
         store = site.engine.store()
         try:
@@ -257,8 +265,8 @@ def test_a_full_queue_offers_the_next_caller_a_callback(site: Site, tmp_path: Pa
                 e.outcome is None for e in store.acd.entries(queue="full")), 20)
         finally:
             store.close()
-        second = start_dial(site.engine.uri(), "--from", "5550105", "--script", str(_script(
-            tmp_path / "second.yaml", [{"wait": 2.5}, {"dtmf": "1"}, {"wait": 25.0}])))
+        second = _caller(site, "5550105", tmp_path / "second.yaml",
+                         [{"wait": 2.5}, {"dtmf": "1"}, {"wait": 25.0}])
         outcome = dial_result(second, timeout=60)
         assert outcome["status"] == "answered" and outcome["ended_by"] == "remote", outcome
     finally:
@@ -282,9 +290,8 @@ def test_an_unanswered_on_demand_agent_passes_the_caller_to_the_next_who_answers
     try:
         ringing.wait_ready()
         answering.wait_ready()
-        caller = start_dial(site.engine.uri(), "--from", "5550200", "--record",
-                            str(caller_heard), "--script", str(_script(
-                                tmp_path / "caller.yaml", [{"wav": str(caller_tone)}])))
+        caller = _caller(site, "5550200", tmp_path / "caller.yaml",
+                         [{"wav": str(caller_tone)}], "--record", str(caller_heard))
         outcome = dial_result(caller, timeout=90)
         rang = ringing.result()
         answered = answering.result()
@@ -326,5 +333,8 @@ def test_an_unanswered_on_demand_agent_passes_the_caller_to_the_next_who_answers
                            ("wrap_up", None), ("ready", None)], took_it
         assert [e.data["agent"] for e in store.events_for(call.id)
                 if e.kind == "queue" and e.data.get("action") == "missed"] == ["2001"]
+        # Each agent rung was offered the caller (the event a console shows while it rings).
+        assert [e.data["agent"] for e in store.events_for(call.id) if e.kind == "offer"] == [
+            "2001", "2002"]
     finally:
         store.close()
