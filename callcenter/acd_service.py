@@ -29,6 +29,7 @@ instead of words, whispers and queue announcements are left out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -327,6 +328,27 @@ class AcdService:
         return expected_wait_s(position, self.handle_times[spec.name].mean(), staffed)
 
     # -- sounds and records ---------------------------------------------------------------------
+    def prepare_whisper(self, text: str, position: int) -> None:
+        """Render `text` at the agent sessions' rates now, so the whisper starts at
+        once when the caller is offered (the voice caches each sentence).
+
+        Only for a caller whose turn is near: at most one per logged-in session
+        ahead of them, so a long queue does not keep the voice from live calls.
+        """
+        if self.voice is None or not self.config.session.whisper:
+            return
+        rates = {s.call.media.clock_rate for s in self.sessions.values()
+                 if s.call.media is not None and not s.call.ended.done()}
+        if not rates or position > len(self.sessions):
+            return
+
+        async def render() -> None:
+            for rate in sorted(rates):
+                with contextlib.suppress(MediaError):
+                    await spoken(self.voice, text, rate)
+
+        self.spawn(render(), "whisper-ahead")
+
     def hold_wav(self, queue: str) -> Path:
         """The prepared hold audio of `queue` (see `start`)."""
         return self._hold[queue]

@@ -96,6 +96,8 @@ class AgentDesk:
                     await asyncio.gather(
                         phone.play(connect_tone(_rate(phone), tone_s)),
                         caller.call.play(connect_tone(caller.rate, tone_s)))
+                    # Heard to its end before the other side is: the bridge comes after.
+                    await asyncio.gather(phone.played_out(), caller.call.played_out())
             if not gone():
                 await acd.node.bridge(caller.call, phone)
                 bridged = True

@@ -136,6 +136,9 @@ class QueuedCall:
                 "reason": self.handoff.reason})
             if self.phase is Phase.WAITING:
                 await self.hold_on()
+                if self.id in queue:
+                    self.acd.prepare_whisper(self.handoff.whisper(self.queue),
+                                             queue.position(self.id))
             self.acd.route()
             return await self._wait()
         finally:

@@ -259,6 +259,17 @@ class SipCall:
         if self.leg is not None:
             self.leg.outbox.clear()
 
+    async def played_out(self, timeout: float = 0.5) -> None:
+        """Until the audio queued so far has been sent, not only handed to the
+        bridge (a play's future resolves up to the pump's lead earlier); at
+        most `timeout` s."""
+        leg = self.leg
+        # The clock thread drains the ring in C and tells nobody: look every 5 ms.
+        for _ in range(max(1, round(timeout / 0.005))):
+            if leg is None or self.ended.done() or not (leg.outbox.busy or leg.tx_queued):
+                return
+            await asyncio.sleep(0.005)
+
     @property
     def playing(self) -> bool:
         return self.leg is not None and self.leg.outbox.busy

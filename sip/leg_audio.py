@@ -168,6 +168,12 @@ class LegAudio:
             if room > 0:
                 self.outbox.feed(room, engine.write)
 
+    @property
+    def tx_queued(self) -> int:
+        """Frames handed to the bridge and not yet sent (any thread; 0 when detached)."""
+        engine = self._engine
+        return 0 if engine is None else engine.tx_queued
+
     def _flush_tx(self) -> None:
         """Barge-in: what the tx ring holds stops at the next tick (any thread)."""
         engine = self._engine
