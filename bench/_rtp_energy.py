@@ -63,9 +63,17 @@ class Stream:
     seq: list[int]
     rms: list[float]
     peak: list[float]
+    tone: list[float | None]  # the capture's tone that dominates the packet, if any
 
     def __init__(self) -> None:
-        self.ns, self.seq, self.rms, self.peak = [], [], [], []
+        self.ns, self.seq, self.rms, self.peak, self.tone = [], [], [], [], []
+
+    def first_tone(self, freq: float, t_ns: int) -> int | None:
+        """Time of the first packet after `t_ns` dominated by the tone `freq`."""
+        for i in range(self.index_after(t_ns), len(self.ns)):
+            if self.tone[i] == freq:
+                return self.ns[i]
+        return None
 
     def index_after(self, t_ns: int) -> int:
         """Index of the first packet stamped strictly after `t_ns`."""
@@ -92,11 +100,39 @@ class Stream:
         return out
 
 
+def _stamp(anc: list) -> int:
+    """The kernel's receive time of a packet (ns), else now."""
+    for level, kind, value in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", value[:16])
+            return int(sec * 1_000_000_000 + nsec)
+    return time.time_ns()
+
+
+def _dominant(samples: np.ndarray, tones: tuple[float, ...], rate: int = 8000,
+              share: float = 0.4, width: float = 60.0) -> float | None:
+    """The tone of `tones` holding at least `share` of the packet's energy, if any."""
+    if not samples.size or float(np.max(np.abs(samples))) < 300:
+        return None
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    total = float(spectrum.sum())
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    for tone in tones:
+        band = (freqs > tone - width) & (freqs < tone + width)
+        if total > 0 and float(spectrum[band].sum()) / total >= share:
+            return tone
+    return None
+
+
 class RtpEnergyCapture:
     """Outgoing loopback RTP to or from ports in `ranges` ([lo, hi) pairs)."""
 
-    def __init__(self, ranges: list[tuple[int, int]]) -> None:
+    def __init__(self, ranges: list[tuple[int, int]], tones: tuple[float, ...] = ()) -> None:
+        """`tones`: frequencies to recognise in each packet (``Stream.tone``);
+        telephone events (RFC 4733) are then kept too, in :attr:`events`."""
         self.ranges = ranges
+        self.tones = tones
+        self.events: dict[tuple[int, int], list[int]] = {}
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -144,6 +180,9 @@ class RtpEnergyCapture:
         pt = data[rtp + 1] & 0x7F
         table = _TABLES.get(pt)
         if table is None:
+            if self.tones and pt >= 96:  # a telephone event (dynamic payload type)
+                with self.lock:
+                    self.events.setdefault((sport, dport), []).append(_stamp(anc))
             return
         cc = data[rtp] & 0x0F
         start = rtp + 12 + 4 * cc
@@ -156,11 +195,7 @@ class RtpEnergyCapture:
             payload = payload[: len(payload) - payload[-1]]
         if not payload:
             return
-        ts = time.time_ns()
-        for level, kind, value in anc:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                sec, nsec = struct.unpack("qq", value[:16])
-                ts = sec * 1_000_000_000 + nsec
+        ts = _stamp(anc)
         samples = table[np.frombuffer(payload, dtype=np.uint8)]
         rms = float(np.sqrt(np.mean(samples * samples)))
         peak = float(np.max(np.abs(samples)))
@@ -173,6 +208,7 @@ class RtpEnergyCapture:
             stream.seq.append(seq)
             stream.rms.append(rms)
             stream.peak.append(peak)
+            stream.tone.append(_dominant(samples, self.tones) if self.tones else None)
 
     def stream(self, sport: int, dport: int) -> Stream:
         """The packets sent from `sport` to `dport` so far (sorted by time)."""
@@ -184,6 +220,7 @@ class RtpEnergyCapture:
             out.seq = [s.seq[i] for i in order]
             out.rms = [s.rms[i] for i in order]
             out.peak = [s.peak[i] for i in order]
+            out.tone = [s.tone[i] for i in order]
             return out
 
     def peers_of(self, port: int) -> set[int]:

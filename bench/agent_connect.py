@@ -4,20 +4,29 @@ An engine runs a flow that sends every caller to the queue ``desk``; one
 agent (1001) is logged into an agent session. Both legs are pjsua2 calls in
 this process (bench/_caller.py): the caller plays a 700 Hz tone without
 pause, the agent a 1250 Hz tone. Each round the agent is not ready, a caller
-dials in and waits on hold, then the agent presses the ready key; the round
-measures, from the moment the key is sent (the first RFC 4733 packet leaves
-within a millisecond), until the agent hears the caller's tone and the caller
-hears the agent's, each in a received 20 ms frame. The agent then ends the
-call (``*``) and closes wrap-up (``3``).
+dials in and waits on hold, then the agent presses the ready key. Measured on
+the wire (a raw socket on ``lo``, kernel time stamps; root needed): from the
+key's first RFC 4733 packet until the engine sends the caller's tone to the
+agent and the agent's tone to the caller, each the dominant tone of an RTP
+packet. ``ear_ms`` is the same at the phones, after their jitter buffers
+(what a person would hear). The agent then ends the call (``*``) and goes not
+ready for the next round.
 
 Two modes, each its own engine:
 
-- ``tone``: ``session.whisper: false``, ``tone_s: 0.15`` — the agent hears a
+- ``tone``: ``session.whisper: false``, ``tone_s: 0.1`` — the agent hears a
   short tone, then the caller. ``connect_ms`` here is held to the target.
 - ``whisper`` (the shipped default): the agent first hears who calls and
   from which queue, then a 0.3 s tone. Reported with its parts: the engine's
   own share (connect time minus the whisper and tone it chose to play) is
-  held to the same target.
+  held to the same target. The whisper is rendered while the caller waits
+  (``AcdService.prepare_whisper``), so it starts at once.
+
+The tone is heard to its end before the bridge (``SipCall.played_out``: a
+play's future resolves when the audio is handed to the bridge, up to 100 ms
+before it is sent). In ``tone`` mode the agent's phone sends the key as
+RFC 4733 events instead of audio for a while, and its jitter buffer at the
+engine refills after them: part of what is measured there is the phone's.
 
 Prints one JSON line; exit status 0 when the targets hold.
 """
@@ -36,8 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _caller import CallerNode
+from _caller import CallerNode, remote_rtp_port
 from _common import json_stdout, setup_logging
+from _rtp_energy import RtpEnergyCapture
 from _voice_wire import summary
 
 from callcenter.acd_sounds import CONNECT_TONE_HZ
@@ -47,6 +57,7 @@ from tests.support.processes import EngineProcess
 log = logging.getLogger("bench.agent_connect")
 
 TARGET_MS = 300.0
+PHONE_RTP = 46000
 CALLER_HZ = 700.0
 AGENT_HZ = 1250.0
 AGENT, PIN = "1001", "4711"
@@ -103,19 +114,6 @@ class Ear:
                 return at
         return None
 
-    def last(self, freq: float, since: float, until: float, share: float = 0.4) -> float | None:
-        """Arrival time of the last frame in [since, until) dominated by `freq`."""
-        found = None
-        for at, samples in zip(self.times, self.frames, strict=False):
-            if since <= at < until and rms(samples) > 200 and level_at(
-                    samples, self.rate, freq, width=60) >= share:
-                found = at
-        return found
-
-    def first_loud(self, since: float) -> float | None:
-        return next((at for at, s in zip(self.times, self.frames, strict=False)
-                     if at >= since and rms(s) > 200), None)
-
 
 async def listen(call: Any, ear: Ear) -> None:
     with contextlib.suppress(Exception):
@@ -130,6 +128,36 @@ def endless(play: Any, pcm: bytes) -> asyncio.Task[None]:
             if not await play(pcm):
                 return
     return asyncio.get_running_loop().create_task(loop())
+
+
+def on_the_wire(capture: RtpEnergyCapture, agent: Any, caller: Any, pressed_ns: int
+                ) -> dict[str, float]:
+    """The round's times on the wire (ms from the agent's first key packet)."""
+    def ports(call: Any) -> tuple[int, int]:
+        engine_port = remote_rtp_port(call.call)
+        assert engine_port is not None
+        local = [p for p in capture.peers_of(engine_port)
+                 if PHONE_RTP <= p < PHONE_RTP + 100]
+        assert local, f"no RTP seen from the engine's port {engine_port}"
+        return engine_port, local[0]
+
+    a_engine, a_local = ports(agent)
+    c_engine, c_local = ports(caller)
+    keys = [t for t in capture.events.get((a_local, a_engine), []) if t >= pressed_ns]
+    assert keys, "the ready key's RFC 4733 packets were not seen"
+    key = min(keys)
+    to_agent, to_caller = capture.stream(a_engine, a_local), capture.stream(c_engine, c_local)
+    agent_hears = to_agent.first_tone(CALLER_HZ, key)
+    caller_hears = to_caller.first_tone(AGENT_HZ, key)
+    first_audio = to_agent.first_after(key, min_rms=300)
+    if agent_hears is None or caller_hears is None or first_audio is None:
+        raise RuntimeError("no two-way audio on the wire")
+    two_way = max(agent_hears, caller_hears)
+    tone_end = max((t for t, f in zip(to_agent.ns, to_agent.tone, strict=True)
+                    if key < t < two_way and f == CONNECT_TONE_HZ), default=first_audio)
+    ms = 1e-6
+    return {"two_way_ms": (two_way - key) * ms, "first_audio_ms": (first_audio - key) * ms,
+            "played_ms": (tone_end - first_audio) * ms + 20}
 
 
 def agent_state(engine: EngineProcess) -> str | None:
@@ -151,7 +179,7 @@ async def wait_state(engine: EngineProcess, want: str, timeout: float = 20) -> N
 
 async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
     whisper = mode == "whisper"
-    tone_s = 0.3 if whisper else 0.15
+    tone_s = 0.3 if whisper else 0.1
     folder = work / mode
     (folder / "flows").mkdir(parents=True)
     (folder / "flows" / "connect_bench.yaml").write_text(FLOW)
@@ -163,9 +191,12 @@ async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
         "acd": {"agents_file": str(folder / "agents.yaml"),
                 "queues_file": str(folder / "queues.yaml")}})
     await asyncio.to_thread(engine.start, 120)
-    phone = CallerNode(46000, 100, from_user="5550100")
+    phone = CallerNode(PHONE_RTP, 100, from_user="5550100")
     await phone.start()
+    capture = RtpEnergyCapture([(PHONE_RTP, PHONE_RTP + 100)],
+                               tones=(CALLER_HZ, AGENT_HZ, CONNECT_TONE_HZ))
     connects: list[float] = []
+    ears: list[float] = []
     engine_share: list[float] = []
     heard_first: list[float] = []
     try:
@@ -192,17 +223,15 @@ async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
             if agent_hears is None or caller_hears is None:
                 raise RuntimeError(f"round {n}: no two-way audio (agent heard caller at "
                                    f"{agent_hears}, caller heard agent at {caller_hears})")
-            two_way = max(agent_hears, caller_hears)
-            connects.append((two_way - pressed) * 1000)
-            engine_first = agent_ear.first_loud(pressed)
-            assert engine_first is not None
-            heard_first.append((engine_first - pressed) * 1000)
+            ears.append((max(agent_hears, caller_hears) - pressed) * 1000)
+            wire = on_the_wire(capture, agent, caller, int(pressed * 1e9))
+            connects.append(wire["two_way_ms"])
+            heard_first.append(wire["first_audio_ms"])
             # What the engine chose to play before the bridge: whisper and tone.
-            tone_end = agent_ear.last(CONNECT_TONE_HZ, pressed, two_way) or engine_first
-            deliberate = (tone_end - engine_first) + 0.02
-            engine_share.append((two_way - pressed - deliberate) * 1000)
-            log.info("%s round %d: two-way after %.0f ms (played first: %.0f ms)", mode, n,
-                     connects[-1], deliberate * 1000)
+            engine_share.append(wire["two_way_ms"] - wire["played_ms"])
+            log.info("%s round %d: two-way on the wire after %.0f ms, at the phones %.0f ms "
+                     "(played first: %.0f ms)", mode, n, connects[-1], ears[-1],
+                     wire["played_ms"])
             await agent.call.send_dtmf("*")
             await phone.node.wait_ended(caller.call, timeout=10)  # type: ignore[union-attr]
             await wait_state(engine, "wrap_up")
@@ -213,9 +242,10 @@ async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
         for task in tasks:
             task.cancel()
     finally:
+        capture.close()
         await phone.stop()
         await asyncio.to_thread(engine.stop)
-    return {"rounds": len(connects), "connect_ms": summary(connects),
+    return {"rounds": len(connects), "connect_ms": summary(connects), "ear_ms": summary(ears),
             "engine_ms": summary(engine_share), "agent_hears_engine_ms": summary(heard_first),
             "tone_s": tone_s, "whisper": whisper}
 
