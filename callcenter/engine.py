@@ -1,8 +1,12 @@
 """The engine node: settings, store, events, recordings and the SIP node, wired.
 
-:class:`Engine` is what ``callcenter serve`` runs. Until dialog flows land,
-an answered call hears the greeting and stays up (recorded) until the caller
-hangs up or ``engine.max_call_s`` passes.
+:class:`Engine` is what ``callcenter serve`` runs. An answered call talks
+with the dialog flow (``engine.flow``; :mod:`callcenter.dialog_service`),
+or, with none, hears the greeting and stays up (recorded), until either side
+hangs up or ``engine.max_call_s`` passes. With ``outbound.enabled`` the node
+also dials the running campaigns' due attempts (:mod:`callcenter.campaign_calls`).
+Every leg is known by id in :attr:`Engine.calls`, and supervisors join them
+through :attr:`Engine.supervision`.
 
 Start: the SIP node comes up refusing every call (503) while the node
 claims its name on the store (:mod:`callcenter.node_registry`), recovers the
