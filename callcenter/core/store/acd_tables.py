@@ -29,7 +29,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from callcenter.core.errors import StoreError
+from callcenter.core.store.checks import aware, choice, refused
 from callcenter.core.store.models import (
     AgentRow,
     AgentStateChangeRow,
@@ -53,25 +53,6 @@ from callcenter.core.store.records import (
 if TYPE_CHECKING:
     from callcenter.core.store.store import AsyncStore, Store
 
-def _refused(message: str) -> StoreError:
-    err = StoreError(message)
-    err.retryable = False
-    return err
-
-
-def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str:
-    text = None if value is None else str(value)
-    if text not in allowed:
-        raise _refused(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-    return text
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _refused(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
-    return value
-
-
 class AcdTables:
     """The ACD's rows of one `Store`; every method is one unit of work."""
 
@@ -85,13 +66,13 @@ class AcdTables:
 
         New agents start logged out; an existing agent keeps their state.
         """
-        _aware(at, "at")
+        aware(at, "at")
         agents = list(agents)
         ids = [a.id for a in agents]
         if len(set(ids)) != len(ids):
-            raise _refused("an agent id is given twice")
+            raise refused("an agent id is given twice")
         for agent in agents:
-            _choice(agent.mode, AGENT_MODES, "agent mode")
+            choice(agent.mode, AGENT_MODES, "agent mode")
         with self._store._unit("write the agents", write=True) as s:
             for agent in agents:
                 s.execute(self._upsert_agent(agent, at))
@@ -129,12 +110,12 @@ class AcdTables:
                      reason: str | None = None, call_id: str | None = None,
                      node: str | None = None) -> None:
         """Append a state change and make it the agent's current state."""
-        state = _choice(state, AGENT_STATES, "agent state")
-        _aware(at, "at")
+        state = choice(state, AGENT_STATES, "agent state")
+        aware(at, "at")
         with self._store._unit(f"record the state of agent {agent_id}", write=True) as s:
             row = s.get(AgentRow, agent_id, with_for_update=True)
             if row is None:
-                raise _refused(f"unknown agent {agent_id!r}: no such agent in the store")
+                raise refused(f"unknown agent {agent_id!r}: no such agent in the store")
             s.add(AgentStateChangeRow(agent_id=agent_id, state=state, reason=reason, at=at,
                                       call_id=call_id, node=node))
             row.state, row.state_reason, row.state_since, row.state_node = (
@@ -148,9 +129,9 @@ class AcdTables:
         if agent_id is not None:
             query = query.where(AgentStateChangeRow.agent_id == agent_id)
         if since is not None:
-            query = query.where(AgentStateChangeRow.at >= _aware(since, "since"))
+            query = query.where(AgentStateChangeRow.at >= aware(since, "since"))
         if until is not None:
-            query = query.where(AgentStateChangeRow.at < _aware(until, "until"))
+            query = query.where(AgentStateChangeRow.at < aware(until, "until"))
         query = query.order_by(AgentStateChangeRow.at, AgentStateChangeRow.id)
         with self._store._unit("read agent state changes") as s:
             return [AgentStateRecord.from_row(r) for r in s.scalars(query.limit(_limit(limit)))]
@@ -160,7 +141,7 @@ class AcdTables:
     def open_entry(self, call_id: str, queue: str, priority: int, entered_at: datetime, *,
                    caller: str | None = None, node: str | None = None) -> int:
         """Note a caller joining `queue`; returns the entry's id for `close_entry`."""
-        _aware(entered_at, "entered_at")
+        aware(entered_at, "entered_at")
         with self._store._unit(f"open the queue entry of call {call_id}", write=True) as s:
             row = QueueEntryRow(call_id=call_id, queue=queue, priority=priority, caller=caller,
                                 node=node, entered_at=entered_at)
@@ -175,16 +156,16 @@ class AcdTables:
 
         An entry closes once; closing it again is refused.
         """
-        outcome = _choice(outcome, QUEUE_OUTCOMES, "queue outcome")
+        outcome = choice(outcome, QUEUE_OUTCOMES, "queue outcome")
         if limit is not None:
-            limit = _choice(limit, QUEUE_LIMITS, "queue limit")
-        _aware(left_at, "left_at")
+            limit = choice(limit, QUEUE_LIMITS, "queue limit")
+        aware(left_at, "left_at")
         with self._store._unit(f"close queue entry {entry_id}", write=True) as s:
             row = s.get(QueueEntryRow, entry_id, with_for_update=True)
             if row is None:
-                raise _refused(f"unknown queue entry {entry_id}")
+                raise refused(f"unknown queue entry {entry_id}")
             if row.left_at is not None:
-                raise _refused(f"queue entry {entry_id} is already closed ({row.outcome})")
+                raise refused(f"queue entry {entry_id} is already closed ({row.outcome})")
             row.left_at, row.outcome, row.limit_hit, row.agent_id = (
                 left_at, outcome, limit, agent_id)
             row.wait_s = max(0.0, (left_at - row.entered_at).total_seconds())
@@ -194,12 +175,12 @@ class AcdTables:
     def set_handle_time(self, entry_id: int, handle_s: float) -> None:
         """Note the talk plus wrap-up seconds of an answered entry (for wait estimates)."""
         if handle_s < 0:
-            raise _refused(f"a handle time cannot be negative, got {handle_s}")
+            raise refused(f"a handle time cannot be negative, got {handle_s}")
         with self._store._unit(f"set the handle time of queue entry {entry_id}",
                                write=True) as s:
             row = s.get(QueueEntryRow, entry_id)
             if row is None:
-                raise _refused(f"unknown queue entry {entry_id}")
+                raise refused(f"unknown queue entry {entry_id}")
             row.handle_s = float(handle_s)
 
     def entry(self, entry_id: int) -> QueueEntryRecord | None:
@@ -215,9 +196,9 @@ class AcdTables:
         if queue is not None:
             query = query.where(QueueEntryRow.queue == queue)
         if since is not None:
-            query = query.where(QueueEntryRow.entered_at >= _aware(since, "since"))
+            query = query.where(QueueEntryRow.entered_at >= aware(since, "since"))
         if until is not None:
-            query = query.where(QueueEntryRow.entered_at < _aware(until, "until"))
+            query = query.where(QueueEntryRow.entered_at < aware(until, "until"))
         query = query.order_by(QueueEntryRow.entered_at.desc(), QueueEntryRow.id.desc())
         with self._store._unit("read queue entries") as s:
             return [QueueEntryRecord.from_row(r) for r in s.scalars(query.limit(_limit(limit)))]
@@ -245,10 +226,10 @@ class AcdTables:
     def add_callback(self, number: str, queue: str, reason: str, requested_at: datetime, *,
                      call_id: str | None = None) -> int:
         """Store a pending callback request; returns its id."""
-        reason = _choice(reason, CALLBACK_REASONS, "callback reason")
-        _aware(requested_at, "requested_at")
+        reason = choice(reason, CALLBACK_REASONS, "callback reason")
+        aware(requested_at, "requested_at")
         if not number:
-            raise _refused("a callback needs a number")
+            raise refused("a callback needs a number")
         with self._store._unit(f"store a callback for {number}", write=True) as s:
             row = CallbackRow(number=number, queue=queue, reason=reason,
                               requested_at=requested_at, call_id=call_id, status="pending",
@@ -270,7 +251,7 @@ class AcdTables:
 
         Nodes claiming together each get a different one; None when none is pending.
         """
-        _aware(at, "at")
+        aware(at, "at")
         query = _callback_query("pending", queue).limit(1).with_for_update(skip_locked=True)
         with self._store._unit("claim a callback", write=True) as s:
             row = s.scalar(query)
@@ -283,12 +264,12 @@ class AcdTables:
 
     def set_callback_status(self, callback_id: int, status: str, at: datetime) -> None:
         """Move a callback on: done, failed, cancelled, or back to pending for a retry."""
-        status = _choice(status, CALLBACK_STATUSES, "callback status")
-        _aware(at, "at")
+        status = choice(status, CALLBACK_STATUSES, "callback status")
+        aware(at, "at")
         with self._store._unit(f"update callback {callback_id}", write=True) as s:
             row = s.get(CallbackRow, callback_id)
             if row is None:
-                raise _refused(f"unknown callback {callback_id}")
+                raise refused(f"unknown callback {callback_id}")
             row.status, row.status_at = status, at
 
 
@@ -301,7 +282,7 @@ def _limit(limit: int) -> int:
 def _callback_query(status: str | None, queue: str | None) -> Select[CallbackRow]:
     query = select(CallbackRow)
     if status is not None:
-        query = query.where(CallbackRow.status == _choice(status, CALLBACK_STATUSES,
+        query = query.where(CallbackRow.status == choice(status, CALLBACK_STATUSES,
                                                           "callback status"))
     if queue is not None:
         query = query.where(CallbackRow.queue == queue)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.core.errors import StoreError
+from callcenter.core.store.checks import refused
 from callcenter.core.store.models import Base
 
 if TYPE_CHECKING:
@@ -43,12 +43,6 @@ class ApiUserRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex, not the token
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]  # removed: the token is no longer accepted
-
-
-def _refused(message: str) -> StoreError:
-    err = StoreError(message)
-    err.retryable = False
-    return err
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +86,16 @@ class ApiUsers:
         `agent_id`, or a name an active user has.
         """
         if role not in API_ROLES:
-            raise _refused(f"unknown role {role!r}; expected one of {', '.join(API_ROLES)}")
+            raise refused(f"unknown role {role!r}; expected one of {', '.join(API_ROLES)}")
         if role == "agent" and not agent_id:
-            raise _refused("an agent user needs the id of the agent they are")
+            raise refused("an agent user needs the id of the agent they are")
         if at.tzinfo is None:
-            raise _refused(f"at is a naive datetime ({at!r}); pass a timezone-aware one")
+            raise refused(f"at is a naive datetime ({at!r}); pass a timezone-aware one")
         with self._store._unit(f"add API user {name!r}", write=True) as s:
             row = s.scalars(select(ApiUserRow).where(ApiUserRow.name == name)
                             .with_for_update()).first()
             if row is not None and row.disabled_at is None:
-                raise _refused(f"API user {name!r} exists; remove it first to give it a "
+                raise refused(f"API user {name!r} exists; remove it first to give it a "
                                "new token")
             if row is None:
                 row = ApiUserRow(name=name)

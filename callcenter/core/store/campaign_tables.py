@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
 
-from callcenter.core.errors import StoreError
 from callcenter.core.store.campaign_rows import AttemptRow, CampaignRow, ContactRow
+from callcenter.core.store.checks import aware, choice, refused
 from callcenter.core.store.dnc_lists import CONSENT_KINDS
 from callcenter.core.store.models import ConsentRow
 
@@ -164,24 +164,6 @@ class AttemptRecord:
                    copy.deepcopy(contact.fields) if contact else {})
 
 
-def _refused(message: str) -> StoreError:
-    err = StoreError(message)
-    err.retryable = False
-    return err
-
-
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise _refused(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-    return value
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _refused(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
-    return value
-
-
 def _open() -> ColumnElement[bool]:
     return AttemptRow.outcome.is_(None)
 
@@ -199,8 +181,8 @@ class CampaignTables:
         state stays); ``values`` holds every definition field. True if created."""
         missing = [f for f in _CAMPAIGN_FIELDS if f not in values]
         if missing:
-            raise _refused(f"campaign {name!r} lacks {', '.join(missing)}")
-        _aware(at, "at")
+            raise refused(f"campaign {name!r} lacks {', '.join(missing)}")
+        aware(at, "at")
         data = {f: values[f] for f in _CAMPAIGN_FIELDS}
         with self._store._unit(f"store campaign {name}", write=True) as s:
             row = s.get(CampaignRow, name, with_for_update=True)
@@ -222,18 +204,18 @@ class CampaignTables:
         """Every campaign (in ``state``, if given), by name."""
         query = select(CampaignRow).order_by(CampaignRow.name)
         if state is not None:
-            query = query.where(CampaignRow.state == _choice(state, CAMPAIGN_STATES, "state"))
+            query = query.where(CampaignRow.state == choice(state, CAMPAIGN_STATES, "state"))
         with self._store._unit("read campaigns") as s:
             return [CampaignRecord.from_row(r) for r in s.scalars(query)]
 
     def set_state(self, name: str, state: str, at: datetime) -> None:
         """Run (``running``) or pause (``paused``) a campaign."""
-        _choice(state, CAMPAIGN_STATES, "campaign state")
+        choice(state, CAMPAIGN_STATES, "campaign state")
         with self._store._unit(f"set the state of campaign {name}", write=True) as s:
             row = s.get(CampaignRow, name)
             if row is None:
-                raise _refused(f"no campaign named {name!r}")
-            row.state, row.updated_at = state, _aware(at, "at")
+                raise refused(f"no campaign named {name!r}")
+            row.state, row.updated_at = state, aware(at, "at")
 
     # Contacts -------------------------------------------------------------
 
@@ -263,12 +245,12 @@ class CampaignTables:
         number of contacts written so far (a progress bar's ``update``).
         Returns how many contacts were added.
         """
-        _aware(at, "at")
-        _aware(first_due, "first_due")
+        aware(at, "at")
+        aware(first_due, "first_due")
         count = 0
         with self._store._unit(f"import contacts into campaign {campaign}", write=True) as s:
             if s.get(CampaignRow, campaign) is None:
-                raise _refused(f"no campaign named {campaign!r}")
+                raise refused(f"no campaign named {campaign!r}")
             batch: list[ContactInput] = []
             for contact in contacts:
                 batch.append(self._checked(contact))
@@ -285,10 +267,10 @@ class CampaignTables:
     @staticmethod
     def _checked(contact: ContactInput) -> ContactInput:
         if not _E164.fullmatch(contact.number):
-            raise _refused(f"row {contact.source_row}: {contact.number!r} is not E.164")
-        _choice(contact.consent_kind, CONSENT_KINDS, "consent kind")
+            raise refused(f"row {contact.source_row}: {contact.number!r} is not E.164")
+        choice(contact.consent_kind, CONSENT_KINDS, "consent kind")
         if contact.consent_kind != "none" and contact.consent_date is None:
-            raise _refused(f"row {contact.source_row}: a consent needs its date")
+            raise refused(f"row {contact.source_row}: a consent needs its date")
         return contact
 
     @staticmethod
@@ -332,7 +314,7 @@ class CampaignTables:
         Claimers together never get the same attempt. Only a ``running``
         campaign's attempts are claimed.
         """
-        _aware(at, "at")
+        aware(at, "at")
         if limit < 1:
             return []
         with self._store._unit(f"claim attempts of campaign {campaign}", write=True) as s:
@@ -363,7 +345,7 @@ class CampaignTables:
         """Stamp ``dialed_at`` (and the rules' decision): the INVITE goes out next."""
         with self._store._unit(f"mark attempt {attempt_id} dialing", write=True) as s:
             row = self._claimed(s, attempt_id)
-            row.dialed_at, row.decision = _aware(at, "at"), dict(decision)
+            row.dialed_at, row.decision = aware(at, "at"), dict(decision)
 
     def defer(self, attempt_id: int, next_due: datetime,
               decision: Mapping[str, Any] | None) -> None:
@@ -371,7 +353,7 @@ class CampaignTables:
         with self._store._unit(f"defer attempt {attempt_id}", write=True) as s:
             row = self._claimed(s, attempt_id)
             row.claimed_at = row.node = row.dialed_at = None
-            row.next_due = _aware(next_due, "next_due")
+            row.next_due = aware(next_due, "next_due")
             row.deferrals += 1
             if decision is not None:
                 row.decision = dict(decision)
@@ -393,8 +375,8 @@ class CampaignTables:
 
         Returns the new attempt, if one was scheduled.
         """
-        _choice(outcome, ATTEMPT_OUTCOMES, "attempt outcome")
-        _aware(at, "at")
+        choice(outcome, ATTEMPT_OUTCOMES, "attempt outcome")
+        aware(at, "at")
         with self._store._unit(f"finish attempt {attempt_id}", write=True) as s:
             row = self._claimed(s, attempt_id)
             row.outcome, row.ended_at, row.sip_code, row.reason = outcome, at, sip_code, reason
@@ -410,7 +392,7 @@ class CampaignTables:
                 return None
             following = AttemptRow(campaign=row.campaign, contact_id=row.contact_id,
                                    number=row.number, attempt_no=row.attempt_no + 1,
-                                   next_due=_aware(retry_at, "retry_at"), deferrals=0)
+                                   next_due=aware(retry_at, "retry_at"), deferrals=0)
             s.add(following)
             s.flush()
             return AttemptRecord.from_rows(following)
@@ -419,11 +401,11 @@ class CampaignTables:
     def _claimed(s: Any, attempt_id: int) -> AttemptRow:
         row: AttemptRow | None = s.get(AttemptRow, attempt_id, with_for_update=True)
         if row is None:
-            raise _refused(f"unknown attempt {attempt_id}")
+            raise refused(f"unknown attempt {attempt_id}")
         if row.outcome is not None:
-            raise _refused(f"attempt {attempt_id} has already ended ({row.outcome})")
+            raise refused(f"attempt {attempt_id} has already ended ({row.outcome})")
         if row.claimed_at is None:
-            raise _refused(f"attempt {attempt_id} is not claimed")
+            raise refused(f"attempt {attempt_id} is not claimed")
         return row
 
     def unfinished(self, node: str) -> list[AttemptRecord]:
@@ -446,7 +428,7 @@ class CampaignTables:
     def expire_open(self, campaign: str, at: datetime) -> int:
         """Finish every unclaimed open attempt of ``campaign`` as ``expired`` (its
         active dates are over); their contacts get that result."""
-        _aware(at, "at")
+        aware(at, "at")
         open_rows = (select(AttemptRow.contact_id)
                      .where(AttemptRow.campaign == campaign, AttemptRow.claimed_at.is_(None),
                             _open()))
@@ -492,7 +474,7 @@ class CampaignTables:
         ``dialed_at``, answered or not, ``unknown`` ones included): of
         ``campaign`` if given, of every campaign of ``message_kind`` if given."""
         query = select(AttemptRow.dialed_at).where(
-            AttemptRow.number == number, AttemptRow.dialed_at >= _aware(since, "since"))
+            AttemptRow.number == number, AttemptRow.dialed_at >= aware(since, "since"))
         if campaign is not None:
             query = query.where(AttemptRow.campaign == campaign)
         if message_kind is not None:

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from callcenter.core.errors import StoreError
+from callcenter.core.store.checks import choice, refused
 from callcenter.core.store.models import ConsentRow, DncAuditRow, InternalDncRow
 
 if TYPE_CHECKING:
@@ -103,29 +103,17 @@ class ConsentRecord:
                 "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat()}
 
 
-def _refused(message: str) -> StoreError:
-    err = StoreError(message)
-    err.retryable = False
-    return err
-
-
 def _e164(number: str) -> str:
     if not isinstance(number, str) or not _E164.fullmatch(number):
-        raise _refused(f"{number!r} is not an E.164 number (+ and up to 15 digits)")
+        raise refused(f"{number!r} is not an E.164 number (+ and up to 15 digits)")
     return number
-
-
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise _refused(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-    return value
 
 
 def _when(at: datetime | None, name: str) -> datetime:
     if at is None:
         return datetime.now(UTC)
     if at.tzinfo is None or at.utcoffset() is None:
-        raise _refused(f"{name} is a naive datetime ({at!r}); pass a timezone-aware one")
+        raise refused(f"{name} is a naive datetime ({at!r}); pass a timezone-aware one")
     return at
 
 
@@ -153,7 +141,7 @@ class DncLists:
         """Put every number on the list in one transaction (all or none); returns how
         many were new. Each new number gets its audit row."""
         wanted = sorted({_e164(n) for n in numbers})
-        _choice(source, DNC_SOURCES, "source")
+        choice(source, DNC_SOURCES, "source")
         when = _when(at, "at")
         if not wanted:
             return 0
@@ -177,7 +165,7 @@ class DncLists:
                at: datetime | None = None) -> bool:
         """Take ``number`` off the internal list; False if it was not on it."""
         _e164(number)
-        _choice(source, DNC_SOURCES, "source")
+        choice(source, DNC_SOURCES, "source")
         when = _when(at, "at")
         query = delete(InternalDncRow).where(InternalDncRow.number == number)
         with self._store._unit(f"remove {number} from the internal DNC list", write=True) as s:
@@ -222,7 +210,7 @@ class DncLists:
         form's submission, a recording of the call).
         """
         row = ConsentRow(number=_e164(number), campaign=campaign,
-                         kind=_choice(kind, CONSENT_KINDS, "consent kind"),
+                         kind=choice(kind, CONSENT_KINDS, "consent kind"),
                          given_at=_when(given_at, "given_at"), source=source,
                          evidence=evidence, revoked_at=None)
         with self._store._unit(f"record the consent of {number}", write=True) as s:

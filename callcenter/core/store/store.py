@@ -46,6 +46,7 @@ from callcenter.core.errors import StoreError
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
 from callcenter.core.store.api_users import ApiUsers
 from callcenter.core.store.campaign_tables import AsyncCampaignTables, CampaignTables
+from callcenter.core.store.checks import aware, refused
 from callcenter.core.store.dnc_lists import DncLists
 from callcenter.core.store.models import CallEventRow, CallRow, RecordRow, TurnRow
 from callcenter.core.store.nodes import NodeTable
@@ -84,25 +85,12 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def _refused(message: str) -> StoreError:
-    """A StoreError that retrying cannot fix: the request itself is wrong."""
-    err = StoreError(message)
-    err.retryable = False
-    return err
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _refused(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
-    return value
-
-
 def _unknown(call_id: str) -> StoreError:
-    return _refused(f"unknown call id {call_id!r}: no such call in the store")
+    return refused(f"unknown call id {call_id!r}: no such call in the store")
 
 
 def _no_record(kind: str, key: str) -> StoreError:
-    return _refused(f"no {kind!r} record under key {key!r} in the store")
+    return refused(f"no {kind!r} record under key {key!r} in the store")
 
 
 def _record_query(kind: str, key: str) -> Select[RecordRow]:
@@ -249,7 +237,7 @@ class Store:
 
     def call_started(self, info: CallInfo, node: str) -> None:
         """Open the CDR of a new call handled by `node`."""
-        started = _aware(info.started_at, "started_at")
+        started = aware(info.started_at, "started_at")
         with self._unit(f"record the start of call {info.call_id}", write=True) as s:
             s.add(
                 CallRow(
@@ -265,7 +253,7 @@ class Store:
 
     def call_answered(self, call_id: str, at: datetime, codec: str | None) -> None:
         """Note when media started flowing and with which codec."""
-        _aware(at, "at")
+        aware(at, "at")
         with self._unit(f"record the answer of call {call_id}", write=True) as s:
             row = self._call(s, call_id)
             row.answered_at = at
@@ -276,7 +264,7 @@ class Store:
         self, call_id: str, at: datetime, reason: EndReason, sip_code: int | None
     ) -> None:
         """Close the CDR: when, why and with which final SIP status."""
-        _aware(at, "at")
+        aware(at, "at")
         with self._unit(f"record the end of call {call_id}", write=True) as s:
             row = self._call(s, call_id)
             row.ended_at = at
@@ -301,7 +289,7 @@ class Store:
 
     def add_event(self, call_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
         """Append an event to a call; `data` must be JSON-able."""
-        _aware(at, "at")
+        aware(at, "at")
         with self._unit(f"add a {kind!r} event to call {call_id}", write=True) as s:
             self._call(s, call_id)
             s.add(CallEventRow(call_id=call_id, at=at, kind=kind, data=dict(data)))
@@ -311,7 +299,7 @@ class Store:
 
         A call that has already ended is left as it is.
         """
-        _aware(at, "at")
+        aware(at, "at")
         with self._unit(f"mark call {call_id} incomplete", write=True) as s:
             row = self._call(s, call_id)
             if row.ended_at is None:
@@ -379,10 +367,10 @@ class Store:
         """
         speaker = str(turn.speaker)
         if speaker not in SPEAKERS:
-            raise _refused(f"unknown speaker {speaker!r}; expected one of {', '.join(SPEAKERS)}")
-        _aware(turn.started_at, "started_at")
+            raise refused(f"unknown speaker {speaker!r}; expected one of {', '.join(SPEAKERS)}")
+        aware(turn.started_at, "started_at")
         if turn.ended_at is not None:
-            _aware(turn.ended_at, "ended_at")
+            aware(turn.ended_at, "ended_at")
         with self._unit(f"add a turn to call {call_id}", write=True) as s:
             self._call(s, call_id, lock=True)
             last = s.scalar(select(func.max(TurnRow.seq)).where(TurnRow.call_id == call_id))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Float, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.core.errors import StoreError
+from callcenter.core.store.checks import aware, choice, refused
 from callcenter.core.store.models import Base
 
 if TYPE_CHECKING:
@@ -98,25 +98,6 @@ class SupervisionAuditRecord:
                    row.ended_at, row.end_reason, row.sip_code, row.duration_s)
 
 
-def _refused(message: str) -> StoreError:
-    err = StoreError(message)
-    err.retryable = False
-    return err
-
-
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
-    text = str(value)
-    if text not in allowed:
-        raise _refused(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-    return text
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _refused(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
-    return value
-
-
 class SupervisionAudit:
     """The audit rows of one `Store`; every method is one unit of work."""
 
@@ -127,9 +108,9 @@ class SupervisionAudit:
              started_at: datetime, *, via: str, phone: str | None = None,
              node: str | None = None) -> None:
         """A supervisor asked to join `call_id` in `mode` (before any phone rings)."""
-        mode = _choice(mode, MONITOR_MODES, "monitor mode")
-        via = _choice(via, MONITOR_VIAS, "monitor via")
-        _aware(started_at, "started_at")
+        mode = choice(mode, MONITOR_MODES, "monitor mode")
+        via = choice(via, MONITOR_VIAS, "monitor via")
+        aware(started_at, "started_at")
         with self._store._unit(f"open the supervision audit of {monitor_id}", write=True) as s:
             s.add(SupervisionAuditRow(
                 monitor_id=monitor_id, call_id=call_id, supervisor=supervisor, via=via,
@@ -140,20 +121,20 @@ class SupervisionAudit:
         row = s.scalars(select(SupervisionAuditRow).where(
             SupervisionAuditRow.monitor_id == monitor_id).with_for_update()).first()
         if row is None:
-            raise _refused(f"unknown monitor {monitor_id!r}: no supervision audit row")
+            raise refused(f"unknown monitor {monitor_id!r}: no supervision audit row")
         return row  # type: ignore[no-any-return]
 
     def joined(self, monitor_id: str, at: datetime, leg_call_id: str) -> None:
         """The supervisor's leg `leg_call_id` was joined to the call."""
-        _aware(at, "at")
+        aware(at, "at")
         with self._store._unit(f"note monitor {monitor_id} joined", write=True) as s:
             row = self._row(s, monitor_id)
             row.joined_at, row.leg_call_id = at, leg_call_id
 
     def mode_changed(self, monitor_id: str, mode: str, at: datetime) -> None:
         """The supervisor switched to `mode` at `at`."""
-        mode = _choice(mode, MONITOR_MODES, "monitor mode")
-        _aware(at, "at")
+        mode = choice(mode, MONITOR_MODES, "monitor mode")
+        aware(at, "at")
         with self._store._unit(f"note the mode of monitor {monitor_id}", write=True) as s:
             row = self._row(s, monitor_id)
             row.mode = mode
@@ -162,13 +143,13 @@ class SupervisionAudit:
     def close(self, monitor_id: str, at: datetime, end_reason: str, *,
               sip_code: int | None = None) -> SupervisionAuditRecord:
         """Note how and when it ended; closing twice is refused."""
-        end_reason = _choice(end_reason, MONITOR_ENDS, "monitor end")
-        _aware(at, "at")
+        end_reason = choice(end_reason, MONITOR_ENDS, "monitor end")
+        aware(at, "at")
         with self._store._unit(f"close the supervision audit of {monitor_id}",
                                write=True) as s:
             row = self._row(s, monitor_id)
             if row.ended_at is not None:
-                raise _refused(f"monitor {monitor_id} is already closed ({row.end_reason})")
+                raise refused(f"monitor {monitor_id} is already closed ({row.end_reason})")
             row.ended_at, row.end_reason, row.sip_code = at, end_reason, sip_code
             if row.joined_at is not None:
                 row.duration_s = max(0.0, (at - row.joined_at).total_seconds())
@@ -186,7 +167,7 @@ class SupervisionAudit:
         if supervisor is not None:
             query = query.where(SupervisionAuditRow.supervisor == supervisor)
         if since is not None:
-            query = query.where(SupervisionAuditRow.started_at >= _aware(since, "since"))
+            query = query.where(SupervisionAuditRow.started_at >= aware(since, "since"))
         query = query.order_by(SupervisionAuditRow.started_at, SupervisionAuditRow.id)
         with self._store._unit("read the supervision audit") as s:
             return [SupervisionAuditRecord.from_row(r) for r in s.scalars(query.limit(limit))]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Float, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.core.errors import StoreError
+from callcenter.core.store.checks import aware, refused
 from callcenter.core.store.models import Base
 
 if TYPE_CHECKING:
@@ -71,18 +71,6 @@ class VoicemailRecord:
                    row.ended_by, row.recorded_at, row.node, row.heard_at)
 
 
-def _refused(message: str) -> StoreError:
-    err = StoreError(message)
-    err.retryable = False
-    return err
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _refused(f"{name} is a naive datetime ({value!r}); pass a timezone-aware one")
-    return value
-
-
 class Voicemails:
     """The voicemail rows of one `Store`; every method is one unit of work."""
 
@@ -94,11 +82,11 @@ class Voicemails:
             node: str | None = None) -> int:
         """Store a message recorded to `path`; returns its id."""
         if ended_by not in VOICEMAIL_ENDS:
-            raise _refused(f"unknown voicemail end {ended_by!r}; expected one of "
+            raise refused(f"unknown voicemail end {ended_by!r}; expected one of "
                            f"{', '.join(VOICEMAIL_ENDS)}")
         if duration_s < 0:
-            raise _refused(f"a voicemail cannot last {duration_s} s")
-        _aware(recorded_at, "recorded_at")
+            raise refused(f"a voicemail cannot last {duration_s} s")
+        aware(recorded_at, "recorded_at")
         with self._store._unit(f"store the voicemail of call {call_id}", write=True) as s:
             row = VoicemailRow(call_id=call_id, queue=queue, caller=caller, path=path,
                                duration_s=float(duration_s), ended_by=ended_by,
@@ -109,11 +97,11 @@ class Voicemails:
 
     def mark_heard(self, voicemail_id: int, at: datetime) -> None:
         """Someone listened to the message (the first time counts)."""
-        _aware(at, "at")
+        aware(at, "at")
         with self._store._unit(f"mark voicemail {voicemail_id} heard", write=True) as s:
             row = s.get(VoicemailRow, voicemail_id)
             if row is None:
-                raise _refused(f"unknown voicemail {voicemail_id}")
+                raise refused(f"unknown voicemail {voicemail_id}")
             if row.heard_at is None:
                 row.heard_at = at
 
