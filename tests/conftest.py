@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import pg_server, store, url
 from tests.support.processes import EngineProcess
+
+__all__ = ["pg_server", "store", "url"]  # the store's databases, for every package
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and ``StoreDialFacts`` feeding them and the registry snapshot to the dialing rul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,15 +20,6 @@ from tests.compliance.dial_cases import NEW_YORK, TUESDAY_1500Z
 
 T0 = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
 OTHER = "+13035550199"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """A migrated store on an empty database of each kind."""
-    s = Store(url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 def test_add_and_remove_write_one_audit_row_per_change(store: Store) -> None:

@@ -3,26 +3,14 @@ hash, removed users refused, names unique among active users."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from callcenter.core.errors import StoreError
 from callcenter.core.store import Store
-from tests.core.test_store import pg_server, url
-
-__all__ = ["pg_server", "url"]
 
 T0 = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    s = Store(url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 def test_a_user_is_found_by_the_hash_of_their_token(store: Store) -> None:

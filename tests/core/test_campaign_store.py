@@ -5,7 +5,6 @@ with a retry or a final result, crash leftovers)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,9 +12,6 @@ import pytest
 
 from callcenter.core.errors import StoreError
 from callcenter.core.store import ContactInput, Store
-from tests.core.test_store import pg_server, url
-
-__all__ = ["pg_server", "url"]
 
 T0 = datetime(2026, 1, 13, 15, 0, tzinfo=UTC)
 NUMBERS = [f"+1212555{n:04d}" for n in range(100, 140)]
@@ -32,14 +28,6 @@ def campaign_values(**changes: Any) -> dict[str, Any]:
         "time_zone": "America/New_York", "contact_fields": ["appointment"], "source": "t.yaml"}
     values.update(changes)
     return values
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    s = Store(url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 def _campaign(store: Store, name: str = "c1", contacts: int = 3, *, running: bool = True,

@@ -3,26 +3,14 @@ how long the supervisor was joined and how it ended."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from callcenter.core.errors import StoreError
 from callcenter.core.store import AsyncStore, Store
-from tests.core.test_store import pg_server, url
-
-__all__ = ["pg_server", "url"]
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    s = Store(url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 def test_a_monitor_from_request_to_end(store: Store) -> None:

@@ -24,9 +24,6 @@ from callcenter.core.store import AsyncStore, ContactInput, Store
 from compliance.store_dial_facts import StoreDialFacts
 from outbound.scheduler import CampaignScheduler
 from tests.core.test_campaign_store import campaign_values
-from tests.core.test_store import pg_server, url
-
-__all__ = ["pg_server", "url"]
 
 T0 = datetime(2026, 1, 13, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
 A, B, C, D = "+12125550141", "+12125550142", "+12125550143", "+12125550144"
