@@ -51,6 +51,14 @@ from _rtp_energy import RtpEnergyCapture
 from _voice_wire import summary
 
 from callcenter.acd_sounds import CONNECT_TONE_HZ
+from tests.support.acd import (
+    acd_engine,
+    agent_state,
+    agents_yaml,
+    desk_agent,
+    desk_flow,
+    desk_queues,
+)
 from tests.support.audio import level_at, rms, tone
 from tests.support.processes import EngineProcess
 
@@ -61,42 +69,6 @@ PHONE_RTP = 46000
 CALLER_HZ = 700.0
 AGENT_HZ = 1250.0
 AGENT, PIN = "1001", "4711"
-
-FLOW = """\
-flow: connect_bench
-start: to_desk
-queues:
-  desk: {}
-escalation:
-  queue: desk
-  say: One moment.
-  agent_say: Connecting you.
-  unavailable: Nobody can take your call. Goodbye.
-states:
-  to_desk:
-    do:
-      - transfer: {queue: desk}
-"""
-QUEUES = """\
-queues:
-  desk:
-    skills: {desk: 1}
-    max_wait_s: 120
-    announce_every_s: 0
-    wrap_up_s: 60
-"""
-
-
-def agents_yaml(whisper: bool, tone_s: float) -> str:
-    return f"""\
-session:
-  number: "200"
-  tone_s: {tone_s}
-  whisper: {str(whisper).lower()}
-agents:
-  "{AGENT}": {{name: Bench Agent, pin: "{PIN}", skills: {{desk: 5}}}}
-"""
-
 
 @dataclass
 class Ear:
@@ -160,18 +132,9 @@ def on_the_wire(capture: RtpEnergyCapture, agent: Any, caller: Any, pressed_ns: 
             "played_ms": (tone_end - first_audio) * ms + 20}
 
 
-def agent_state(engine: EngineProcess) -> str | None:
-    store = engine.store()
-    try:
-        agent = store.acd.agent(AGENT)
-        return None if agent is None else agent.state
-    finally:
-        store.close()
-
-
 async def wait_state(engine: EngineProcess, want: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    while (state := await asyncio.to_thread(agent_state, engine)) != want:
+    while (state := await asyncio.to_thread(agent_state, engine, AGENT)) != want:
         if time.monotonic() > deadline:
             raise TimeoutError(f"agent {AGENT} is {state}, not {want}")
         await asyncio.sleep(0.1)
@@ -180,16 +143,12 @@ async def wait_state(engine: EngineProcess, want: str, timeout: float = 20) -> N
 async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
     whisper = mode == "whisper"
     tone_s = 0.3 if whisper else 0.1
-    folder = work / mode
-    (folder / "flows").mkdir(parents=True)
-    (folder / "flows" / "connect_bench.yaml").write_text(FLOW)
-    (folder / "agents.yaml").write_text(agents_yaml(whisper, tone_s))
-    (folder / "queues.yaml").write_text(QUEUES)
-    engine = EngineProcess(folder / "engine", {
-        "engine": {"flow": "connect_bench", "flows_dir": str(folder / "flows"),
-                   "max_call_s": 300},
-        "acd": {"agents_file": str(folder / "agents.yaml"),
-                "queues_file": str(folder / "queues.yaml")}})
+    engine = acd_engine(
+        work / mode, flow=desk_flow(),
+        agents=agents_yaml({AGENT: desk_agent("Bench Agent", PIN)},
+                           session={"tone_s": tone_s, "whisper": whisper}),
+        queues=desk_queues(max_wait_s=120, announce_every_s=0, wrap_up_s=60),
+        settings={"engine": {"max_call_s": 300}}, start=False)
     await asyncio.to_thread(engine.start, 120)
     phone = CallerNode(PHONE_RTP, 100, from_user="5550100")
     await phone.start()

@@ -55,6 +55,15 @@ from _common import json_stdout, run_measurement, setup_logging, write_result
 from _proc import CLK_TCK, proc_cpu_ticks, rss_mb, system_cpu, udp_ports_of
 from _rtp_capture import TcpdumpCapture, analyse
 
+from tests.support.acd import (
+    acd_settings,
+    agent_state,
+    agents_yaml,
+    desk_agent,
+    desk_flow,
+    desk_queues,
+    wait_for,
+)
 from tests.support.audio import tone, write_wav
 from tests.support.processes import EngineProcess, start_dial
 from tests.support.sipp import SIPP, free_port
@@ -171,42 +180,14 @@ class Sipp:
                 "exit": self.proc.returncode}
 
 
-QUEUE_FLOW = """\
-flow: queue_bench
-start: to_desk
-queues:
-  desk: {}
-escalation:
-  queue: desk
-  say: One moment.
-  agent_say: Connecting you.
-  unavailable: Nobody can take your call. Goodbye.
-states:
-  to_desk:
-    do:
-      - transfer: {queue: desk}
-"""
-QUEUE_AGENTS = """\
-session:
-  number: "200"
-agents:
-  "1001": {name: Bench Agent, pin: "4711", skills: {desk: 1}}
-"""
-
-
 def queue_settings(work: Path, hold_wav: Path, announce_s: int, calls: int) -> dict[str, Any]:
     """Engine settings for the ``queue`` part: a flow into the queue ``desk``."""
-    folder = work / "queue-config"
-    (folder / "flows").mkdir(parents=True, exist_ok=True)
-    (folder / "flows" / "queue_bench.yaml").write_text(QUEUE_FLOW)
-    (folder / "agents.yaml").write_text(QUEUE_AGENTS)
-    (folder / "queues.yaml").write_text(
-        "queues:\n  desk:\n    skills: {desk: 1}\n    max_wait_s: 3600\n"
-        f"    max_length: {calls + 10}\n    hold_audio: {hold_wav}\n"
-        f"    announce_every_s: {announce_s}\n")
-    return {"engine": {"flow": "queue_bench", "flows_dir": str(folder / "flows")},
-            "acd": {"agents_file": str(folder / "agents.yaml"),
-                    "queues_file": str(folder / "queues.yaml")}}
+    return acd_settings(
+        work / "queue-config", flow=desk_flow(),
+        agents=agents_yaml({"1001": desk_agent("Bench Agent", "4711", skills={"desk": 1})},
+                           session={}),
+        queues=desk_queues(max_wait_s=3600, max_length=calls + 10, hold_audio=str(hold_wav),
+                           announce_every_s=announce_s))
 
 
 def log_in_agent(engine: EngineProcess, work: Path, stay_s: float) -> subprocess.Popen[str]:
@@ -214,15 +195,8 @@ def log_in_agent(engine: EngineProcess, work: Path, stay_s: float) -> subprocess
     script = work / "agent.yaml"
     script.write_text(f"- wait: 1.0\n- dtmf: '1001#4711#'\n- wait: {stay_s}\n")
     agent = start_dial(engine.uri("200"), "--from", "1001", "--script", str(script))
-    store = engine.store()
-    try:
-        deadline = time.monotonic() + 30
-        while (a := store.acd.agent("1001")) is None or a.state != "not_ready":
-            if time.monotonic() > deadline:
-                raise RuntimeError("the bench's agent did not log in")
-            time.sleep(0.2)
-    finally:
-        store.close()
+    wait_for("the bench's agent logged in",
+             lambda: agent_state(engine, "1001") == "not_ready", 30)
     return agent
 
 

@@ -19,48 +19,15 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from callcenter.api.tokens import new_token, token_hash
 from callcenter.cli import main
 from callcenter.core.call import utcnow
-from callcenter.core.store import Store
-from tests.support.processes import EngineProcess, callcenter_cmd, start_dial
+from tests.support.acd import DESK_AGENTS, acd_engine, agents_yaml, desk_flow, desk_queues, wait_for
+from tests.support.processes import EngineProcess, callcenter_cmd, dial_script, start_dial
 
 pytestmark = pytest.mark.e2e
-
-FLOW = """\
-flow: api_test
-start: to_desk
-queues:
-  desk: {}
-escalation:
-  queue: desk
-  say: One moment.
-  agent_say: Connecting you.
-  unavailable: Nobody can take your call. Goodbye.
-states:
-  to_desk:
-    do:
-      - transfer: {queue: desk}
-"""
-AGENTS = """\
-session:
-  number: "200"
-  tone_s: 0.2
-agents:
-  "1001": {name: First Agent, pin: "4711", skills: {desk: 5}}
-  "1002": {name: Second Agent, pin: "2580", skills: {desk: 5}}
-"""
-QUEUES = """\
-queues:
-  desk:
-    skills: {desk: 1}
-    max_wait_s: 120
-    announce_every_s: 0
-    wrap_up_s: 0
-"""
 
 
 class Engine:
@@ -94,17 +61,12 @@ def cli(*args: str) -> Any:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    folder = tmp_path_factory.mktemp("control-api")
-    flows = folder / "flows"
-    flows.mkdir()
-    (flows / "api_test.yaml").write_text(FLOW)
-    (folder / "agents.yaml").write_text(AGENTS)
-    (folder / "queues.yaml").write_text(QUEUES)
-    process = EngineProcess(folder / "engine", {
-        "engine": {"flow": "api_test", "flows_dir": str(flows), "max_call_s": 60},
-        "acd": {"agents_file": str(folder / "agents.yaml"),
-                "queues_file": str(folder / "queues.yaml")}})
-    store = Store(f"sqlite:///{process.data_dir / 'callcenter.db'}")
+    process = acd_engine(
+        tmp_path_factory.mktemp("control-api"), flow=desk_flow(),
+        agents=agents_yaml(DESK_AGENTS, session={"tone_s": 0.2}),
+        queues=desk_queues(max_wait_s=120, announce_every_s=0, wrap_up_s=0),
+        settings={"engine": {"max_call_s": 60}}, start=False)
+    store = process.store()
     store.migrate()
     tokens = {}
     for name, role, agent in [("boss", "admin", None), ("ana", "supervisor", None),
@@ -118,14 +80,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     process.stop()
 
 
-def _wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return found
-
-
 class EventStream:
     """Reads /v1/events in a thread: the subscription comment, then LiveEvents."""
 
@@ -137,7 +91,7 @@ class EventStream:
         self._thread = threading.Thread(target=self._read, daemon=True,
                                         args=(engine, user, params))
         self._thread.start()
-        _wait_for("the stream's subscription", lambda: self.comments, 15)
+        wait_for("the stream's subscription", lambda: self.comments, 15)
 
     def _read(self, engine: Engine, user: str, params: dict[str, str]) -> None:
         headers = {"Authorization": f"Bearer {engine.tokens[user]}"}
@@ -162,11 +116,6 @@ class EventStream:
         return next((e for e in list(self.events) if match(e)), None)
 
 
-def _script(path: Path, steps: list[dict[str, Any]]) -> Path:
-    path.write_text(yaml.safe_dump(steps))
-    return path
-
-
 def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         desk: Engine, tmp_path: Path) -> None:
     stream = EventStream(desk, "ana")
@@ -178,17 +127,17 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
     said: list[str] = []
     threading.Thread(target=lambda: said.extend(watching.stderr or []), daemon=True).start()
     agent = start_dial(desk.process.uri("200"), "--from", "1001", "--script", str(
-        _script(tmp_path / "agent.yaml", [{"wait": 1.0}, {"dtmf": "1001#4711#"},
-                                          {"wait": 30.0}])))
+        dial_script(tmp_path / "agent.yaml", [{"wait": 1.0}, {"dtmf": "1001#4711#"},
+                                              {"wait": 30.0}])))
     caller = None
     try:
-        _wait_for("agent 1001 logged in", lambda: desk.get(
+        wait_for("agent 1001 logged in", lambda: desk.get(
             "/v1/agents/1001", "first")["state"] == "not_ready")
-        _wait_for("`callcenter watch` following", lambda: any(
+        wait_for("`callcenter watch` following", lambda: any(
             line.startswith("following calls/+/queue") for line in said), 30)
         caller = start_dial(desk.process.uri(), "--from", "5550199", "--script", str(
-            _script(tmp_path / "caller.yaml", [{"wait": 40.0}])))
-        queue = _wait_for("the caller waiting", lambda: (
+            dial_script(tmp_path / "caller.yaml", [{"wait": 40.0}])))
+        queue = wait_for("the caller waiting", lambda: (
             q := desk.get("/v1/queues/desk", "ana"))["waiting"] == 1 and q)
         [waiting] = queue["callers"]
         assert waiting["position"] == 1 and waiting["number"] == "5550199"
@@ -218,16 +167,16 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         ready = desk.cli("agents", "1001", "--ready", "--json", user="first")
         assert ready.exit_code == 0, ready.stderr
         assert json.loads(ready.stdout)[0]["state"] in ("ready", "offered", "on_call")
-        talking = _wait_for("the caller with the agent", lambda: desk.get(
+        talking = wait_for("the caller with the agent", lambda: desk.get(
             "/v1/agents/1001", "first")["state"] == "on_call", 30)
         assert talking
-        seen = _wait_for("agent events on the stream", lambda: stream.find(
+        seen = wait_for("agent events on the stream", lambda: stream.find(
             lambda e: e["kind"] == "agent" and e["data"].get("state") == "on_call"), 10)
         assert seen["topic"].startswith("node/") and seen["data"]["agent"] == "1001"
         assert stream.find(lambda e: e["kind"] == "agent" and e["data"]["state"] == "ready")
         assert stream.find(lambda e: e["call_id"] == waiting["call_id"]
                            and e["sse_event"] == "queue")
-        offer = _wait_for("the offer on the agent's stream", lambda: own.find(
+        offer = wait_for("the offer on the agent's stream", lambda: own.find(
             lambda e: e["kind"] == "offer"), 10)
         assert offer["topic"] == "agents/1001/offer" and offer["call_id"] == waiting["call_id"]
         assert all(e["topic"].startswith("agents/1001/") for e in own.events)
@@ -235,7 +184,7 @@ def test_queue_calls_and_agent_state_live_through_the_api_cli_and_event_stream(
         assert [a["id"] for a in json.loads(agents.stdout)] == ["1001"], agents.stderr
 
         # The call's stored events, through the API as through `callcenter events`.
-        stored = _wait_for("the stored queue events", lambda: [
+        stored = wait_for("the stored queue events", lambda: [
             e for e in desk.get(f"/v1/calls/{waiting['call_id']}/events", "ana")
             if e["kind"] == "queue" and e["data"].get("action") == "connected"], 15)
         assert stored[0]["data"]["agent"] == "1001"

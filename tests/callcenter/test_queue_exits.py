@@ -12,18 +12,17 @@ playing a tone; who heard what is read from the recordings by frequency.
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from callcenter.acd_sounds import CONNECT_TONE_HZ, RECORD_BEEP_HZ
-from tests.support.audio import level_at, read_wav, rms, tone, write_wav
+from tests.support.acd import acd_engine, agents_yaml, desk_agent, wait_for
+from tests.support.audio import first_heard, level_at, read_wav, rms, tone, write_wav
 from tests.support.phone import Phone
-from tests.support.processes import EngineProcess, dial_result, start_dial
+from tests.support.processes import EngineProcess, dial_result, dial_script, start_dial
 from tests.support.sipp import free_port
 
 pytestmark = pytest.mark.e2e
@@ -62,16 +61,15 @@ states:
 
 
 def _agents(ringing: int, answering: int) -> str:
-    return f"""\
-on_demand: {{ring_timeout_s: 3, max_misses: 1, tone_s: 0.4}}
-agents:
-  "2001": {{name: Rings Only, pin: "1111", mode: on_demand, at_start: ready,
-           phone: "sip:agent@127.0.0.1:{ringing}", skills: {{desk: 5}}}}
-  "2002": {{name: Answers, pin: "2222", mode: on_demand, at_start: ready,
-           phone: "sip:agent@127.0.0.1:{answering}", skills: {{desk: 5}}}}
-  "2003": {{name: On Shift, pin: "3333", mode: on_demand, at_start: not_ready,
-           phone: "sip:nobody@127.0.0.1:9", skills: {{msg: 5}}}}
-"""
+    def on_demand(name: str, pin: str, at_start: str, phone: str) -> dict[str, Any]:
+        return desk_agent(name, pin, mode="on_demand", at_start=at_start, phone=phone)
+
+    return agents_yaml({
+        "2001": on_demand("Rings Only", "1111", "ready", f"sip:agent@127.0.0.1:{ringing}"),
+        "2002": on_demand("Answers", "2222", "ready", f"sip:agent@127.0.0.1:{answering}"),
+        "2003": {**on_demand("On Shift", "3333", "not_ready", "sip:nobody@127.0.0.1:9"),
+                 "skills": {"msg": 5}}},
+        on_demand={"ring_timeout_s": 3, "max_misses": 1, "tone_s": 0.4})
 
 
 def _queues(voicemail_dir: Path) -> str:
@@ -113,55 +111,25 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("queue-exits")
-    flows = folder / "flows"
-    flows.mkdir()
-    (flows / "exits_test.yaml").write_text(FLOW)
     ringing, answering = free_port(), free_port()
-    (folder / "agents.yaml").write_text(_agents(ringing, answering))
-    (folder / "queues.yaml").write_text(_queues(folder / "voicemail"))
-    engine = EngineProcess(folder / "engine", {
-        "engine": {"flow": "exits_test", "flows_dir": str(flows), "max_call_s": MAX_CALL_S},
-        "acd": {"agents_file": str(folder / "agents.yaml"),
-                "queues_file": str(folder / "queues.yaml")}})
-    engine.start(timeout=120)
+    engine = acd_engine(folder, flow=FLOW, agents=_agents(ringing, answering),
+                        queues=_queues(folder / "voicemail"),
+                        settings={"engine": {"max_call_s": MAX_CALL_S}})
     yield Site(engine, ringing, answering, folder / "voicemail")
     engine.stop()
-
-
-def _script(path: Path, steps: list[dict[str, Any]]) -> Path:
-    path.write_text(yaml.safe_dump(steps))
-    return path
 
 
 def _caller(site: Site, number: str, script: Path, steps: list[dict[str, Any]],
             *args: str) -> subprocess.Popen[str]:
     """A `callcenter dial` caller from `number` running `steps` (nothing transcribed)."""
     return start_dial(site.engine.uri(), "--from", number, "--no-transcribe", *args,
-                      "--script", str(_script(script, steps)))
-
-
-def _wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return found
-
-
-def _first(samples: Any, rate: int, freq: float, *, after: float = 0.0,
-           share: float = 0.5) -> float | None:
-    step = int(rate * 0.1)
-    for start in range(int(rate * after), len(samples) - step, step):
-        part = samples[start:start + step]
-        if rms(part) > 100 and level_at(part, rate, freq) >= share:
-            return start / rate
-    return None
+                      "--script", str(dial_script(script, steps)))
 
 
 def _ended_call(engine: EngineProcess, number: str) -> Any:
     store = engine.store()
     try:
-        return _wait_for(f"the CDR of {number}", lambda: next(
+        return wait_for(f"the CDR of {number}", lambda: next(
             (c for c in store.recent_calls(50) if f"sip:{number}@" in c.from_uri
              and c.ended_at is not None), None), 15)
     finally:
@@ -171,7 +139,7 @@ def _ended_call(engine: EngineProcess, number: str) -> Any:
 def _entry(engine: EngineProcess, queue: str, call_id: str) -> Any:
     store = engine.store()
     try:
-        return _wait_for(f"the {queue} entry closed", lambda: next(
+        return wait_for(f"the {queue} entry closed", lambda: next(
             (e for e in store.acd.entries(queue=queue)
              if e.call_id == call_id and e.outcome is not None), None), 10)
     finally:
@@ -181,7 +149,7 @@ def _entry(engine: EngineProcess, queue: str, call_id: str) -> Any:
 def _callback(engine: EngineProcess, call_id: str) -> Any:
     store = engine.store()
     try:
-        return _wait_for("the callback row", lambda: next(
+        return wait_for("the callback row", lambda: next(
             (c for c in store.acd.callbacks(status=None) if c.call_id == call_id), None), 10)
     finally:
         store.close()
@@ -235,7 +203,7 @@ def test_at_max_wait_a_voicemail_is_recorded(site: Site, tmp_path: Path) -> None
     assert (entry.outcome, entry.limit_hit) == ("voicemail", "max_wait"), entry
     store = site.engine.store()
     try:
-        [event] = _wait_for("the voicemail event", lambda: [
+        [event] = wait_for("the voicemail event", lambda: [
             e for e in store.events_for(call.id) if e.kind == "voicemail"], 10)
         [row] = store.voicemails.rows(call_id=call.id)
     finally:
@@ -252,7 +220,7 @@ def test_at_max_wait_a_voicemail_is_recorded(site: Site, tmp_path: Path) -> None
     assert 2.0 < seconds < 10.0, seconds  # the tone from the beep to the # key
     assert level_at(samples[:, 0], rate, CALLER_HZ) > 0.8  # the caller's tone
     caller_side, rate = read_wav(heard)
-    assert _first(caller_side[:, 0], rate, RECORD_BEEP_HZ) is not None, "no beep heard"
+    assert first_heard(caller_side[:, 0], rate, RECORD_BEEP_HZ) is not None, "no beep heard"
 
 
 def test_a_full_queue_offers_the_next_caller_a_callback(site: Site, tmp_path: Path) -> None:
@@ -261,7 +229,7 @@ def test_a_full_queue_offers_the_next_caller_a_callback(site: Site, tmp_path: Pa
     try:
         store = site.engine.store()
         try:
-            _wait_for("the first caller waiting", lambda: any(
+            wait_for("the first caller waiting", lambda: any(
                 e.outcome is None for e in store.acd.entries(queue="full")), 20)
         finally:
             store.close()
@@ -308,16 +276,16 @@ def test_an_unanswered_on_demand_agent_passes_the_caller_to_the_next_who_answers
     assert MAX_CALL_S - 1 < took < MAX_CALL_S + 5, took
 
     heard, rate = read_wav(caller_heard)
-    connected = _first(heard[:, 0], rate, CONNECT_TONE_HZ)
+    connected = first_heard(heard[:, 0], rate, CONNECT_TONE_HZ)
     assert connected is not None and connected > 3.0, connected  # after the first ring
-    agent_at = _first(heard[:, 0], rate, AGENT_HZ)
+    agent_at = first_heard(heard[:, 0], rate, AGENT_HZ)
     assert agent_at is not None and agent_at >= connected, "the caller never heard the agent"
     agent_side, rate = read_wav(agent_heard)
-    tone_at = _first(agent_side[:, 0], rate, CONNECT_TONE_HZ)
+    tone_at = first_heard(agent_side[:, 0], rate, CONNECT_TONE_HZ)
     assert tone_at is not None, "the agent never heard the tone"
     assert rms(agent_side[int(rate * max(0.0, tone_at - 1.5)):int(rate * (tone_at - 0.2)),
                           0]) > 300, "no whisper before the tone"
-    caller_at = _first(agent_side[:, 0], rate, CALLER_HZ)
+    caller_at = first_heard(agent_side[:, 0], rate, CALLER_HZ)
     assert caller_at is not None and caller_at >= tone_at, "the agent never heard the caller"
 
     entry = _entry(site.engine, "desk", call.id)
@@ -326,7 +294,7 @@ def test_an_unanswered_on_demand_agent_passes_the_caller_to_the_next_who_answers
     try:
         missed = [(c.state, c.reason) for c in store.acd.state_changes("2001")]
         assert missed == [("ready", None), ("offered", None), ("not_ready", "no_answer")]
-        took_it = _wait_for("agent 2002 ready after wrap-up", lambda: [
+        took_it = wait_for("agent 2002 ready after wrap-up", lambda: [
             (c.state, c.reason) for c in store.acd.state_changes("2002")
             if len(store.acd.state_changes("2002")) >= 5], 15)
         assert took_it == [("ready", None), ("offered", None), ("on_call", None),

@@ -18,7 +18,6 @@ import asyncio
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from callcenter.core.call import utcnow
 from callcenter.core.settings import load_settings
 from sip.call import SipCall
 from sip.node import SipNode
+from tests.support.acd import acd_engine, agents_yaml, desk_agent, desk_flow, desk_queues, wait_for
 from tests.support.audio import level_at, read_wav, rms, tone, write_wav
 from tests.support.processes import EngineProcess, dial_result, start_dial
 
@@ -42,46 +42,6 @@ pytestmark = pytest.mark.e2e
 CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 700.0, 1250.0, 1700.0
 CALLER_NUMBER = "5551234"
 MODE_S = 3.0  # seconds in each mode
-
-FLOW = """\
-flow: supervised
-start: to_desk
-queues:
-  desk: {}
-escalation:
-  queue: desk
-  say: One moment.
-  unavailable: Nobody can take your call. Goodbye.
-states:
-  to_desk:
-    do:
-      - transfer: {queue: desk}
-"""
-AGENTS = """\
-session:
-  number: "200"
-  tone_s: 0.3
-  whisper: false
-agents:
-  "1001": {name: Agent, pin: "4711", skills: {desk: 5}}
-  "1009": {name: Supervisor, pin: "9090", supervisor: true}
-"""
-QUEUES = """\
-queues:
-  desk:
-    skills: {desk: 1}
-    max_wait_s: 120
-    announce_every_s: 600
-    wrap_up_s: 0
-"""
-
-
-def _wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return found
 
 
 def _seconds_with(path: Path, freq: float, channel: int = 0) -> float:
@@ -95,15 +55,13 @@ def _seconds_with(path: Path, freq: float, channel: int = 0) -> float:
 
 
 def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "supervised.yaml").write_text(FLOW)
-    (tmp_path / "agents.yaml").write_text(AGENTS)
-    (tmp_path / "queues.yaml").write_text(QUEUES)
-    engine = EngineProcess(tmp_path / "engine", {
-        "engine": {"flow": "supervised", "flows_dir": str(flows), "max_call_s": 90},
-        "acd": {"agents_file": str(tmp_path / "agents.yaml"),
-                "queues_file": str(tmp_path / "queues.yaml")}})
+    engine = acd_engine(
+        tmp_path, flow=desk_flow(agent_say=None),
+        agents=agents_yaml({"1001": desk_agent("Agent", "4711"),
+                            "1009": {"name": "Supervisor", "pin": "9090", "supervisor": True}},
+                           session={"tone_s": 0.3, "whisper": False}),
+        queues=desk_queues(max_wait_s=120, announce_every_s=600, wrap_up_s=0),
+        settings={"engine": {"max_call_s": 90}}, start=False)
     token = new_token()  # an admin who is agent 1009: may listen in and set agents ready
     store = engine.store()
     store.migrate()
@@ -129,7 +87,7 @@ def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
                          "--dtmf", "1009#9090#", "--wav", str(long_c), "--duration", "90")
         procs += [agent, sup]
         api = ApiClient(url_file(engine.data_dir, _node_name(engine)).read_text().strip(), token)
-        _wait_for("both sessions logged in", lambda: all(
+        wait_for("both sessions logged in", lambda: all(
             a["state"] == "not_ready" for a in api.get("/v1/agents")
             if a["id"] in ("1001", "1009")) and len(api.get("/v1/calls")) == 2, 60)
         caller = start_dial(engine.uri(), "--from", CALLER_NUMBER, "--record",
@@ -137,7 +95,7 @@ def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
                             str(write_wav(tmp_path / "a.wav", tone(CALLER_HZ, 60.0))),
                             "--duration", "90")
         procs.append(caller)
-        call = _wait_for("the caller queued", lambda: next(
+        call = wait_for("the caller queued", lambda: next(
             (c for c in api.get("/v1/calls") if c["caller"] == CALLER_NUMBER
              and c["activity"] == "queued"), None), 60)
         call_id = call["call_id"]
@@ -152,7 +110,7 @@ def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
         monitor_id = started.stdout.strip()
         t_listen = time.monotonic()
         api.request("POST", "/v1/agents/1001/state", {"action": "ready"})
-        _wait_for("the agent bridged and heard by the supervisor", lambda: (
+        wait_for("the agent bridged and heard by the supervisor", lambda: (
             (info := api.get(f"/v1/calls/{call_id}"))["activity"] == "with_agent"
             and info["monitors"][0]["monitor_id"] == monitor_id))
         time.sleep(MODE_S)
@@ -210,7 +168,7 @@ def test_listen_whisper_and_barge_through_the_cli(tmp_path: Path) -> None:
 def _node_name(engine: EngineProcess) -> str:
     from callcenter.node_registry import running_nodes
 
-    return _wait_for("the node's pid file", lambda: next(iter(sorted(
+    return wait_for("the node's pid file", lambda: next(iter(sorted(
         running_nodes(engine.data_dir))), None), 10)
 
 
@@ -293,7 +251,7 @@ async def test_a_supervisor_s_phone_is_rung_to_listen_to_the_bot_then_barge(
                             "--wav", str(write_wav(tmp_path / "a.wav", tone(CALLER_HZ, 60.0))),
                             "--duration", "60")
         api = ApiClient(url_file(engine.data_dir, _node_name(engine)).read_text().strip(), token)
-        call = await asyncio.to_thread(_wait_for, "the caller with the bot", lambda: next(
+        call = await asyncio.to_thread(wait_for, "the caller with the bot", lambda: next(
             (c for c in api.get("/v1/calls") if c["activity"] == "bot"), None), 60)
         call_id = call["call_id"]
 

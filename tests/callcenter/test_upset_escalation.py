@@ -14,18 +14,25 @@ calm caller, at the same time, is heard and scored but never escalated.
 from __future__ import annotations
 
 import csv
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 from callcenter.acd_sounds import CONNECT_TONE_HZ, HOLD_TONE_HZ
-from tests.support.audio import level_at, read_wav, rms, tone, write_wav
-from tests.support.processes import EngineProcess, dial_result, start_dial
+from tests.support.acd import (
+    DESK_AGENTS,
+    acd_engine,
+    agent_state,
+    agents_yaml,
+    call_from,
+    desk_queues,
+    wait_for,
+)
+from tests.support.audio import first_heard, level_at, read_wav, rms, tone, write_wav
+from tests.support.processes import EngineProcess, dial_result, dial_script, start_dial
 from tests.support.shared_data import shared_path
 
 pytestmark = pytest.mark.e2e
@@ -59,20 +66,6 @@ states:
     do:
       - hangup: Goodbye.
 """
-AGENTS = """\
-session:
-  number: "200"
-  tone_s: 0.4
-agents:
-  "1001": {name: First Agent, pin: "4711", skills: {desk: 5}}
-"""
-QUEUES = """\
-queues:
-  desk:
-    skills: {desk: 1}
-    max_wait_s: 60
-    announce_every_s: 60
-"""
 
 
 def _clips(emotion: str) -> list[Path]:
@@ -85,47 +78,18 @@ def _clips(emotion: str) -> list[Path]:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     _clips("neutral")  # skip before starting anything when the data is missing
-    folder = tmp_path_factory.mktemp("upset")
-    flows = folder / "flows"
-    flows.mkdir()
-    (flows / "upset_test.yaml").write_text(FLOW)
-    (folder / "agents.yaml").write_text(AGENTS)
-    (folder / "queues.yaml").write_text(QUEUES)
-    engine = EngineProcess(folder / "engine", {
-        "engine": {"flow": "upset_test", "flows_dir": str(flows), "max_call_s": 90},
-        "acd": {"agents_file": str(folder / "agents.yaml"),
-                "queues_file": str(folder / "queues.yaml")}})
-    engine.start(timeout=120)
+    engine = acd_engine(
+        tmp_path_factory.mktemp("upset"), flow=FLOW,
+        agents=agents_yaml({"1001": DESK_AGENTS["1001"]}, session={"tone_s": 0.4}),
+        queues=desk_queues(max_wait_s=60, announce_every_s=60),
+        settings={"engine": {"max_call_s": 90}})
     yield engine
     engine.stop()
-
-
-def _script(path: Path, steps: list[dict[str, Any]]) -> Path:
-    path.write_text(yaml.safe_dump(steps))
-    return path
 
 
 def _speak(clips: list[Path]) -> list[dict[str, Any]]:
     """Each clip, then time for the engine to end the turn and say "Go on."."""
     return [step for clip in clips for step in ({"wav": str(clip)}, {"wait": 2.5})]
-
-
-def _wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return found
-
-
-def _first(samples: np.ndarray, rate: int, freq: float, *, after: float = 0.0) -> float | None:
-    """The first second (from `after`) at which `freq` carries half of a 100 ms window."""
-    step = int(rate * 0.1)
-    for start in range(int(rate * after), len(samples) - step, step):
-        part = samples[start:start + step]
-        if rms(part) > 100 and level_at(part, rate, freq) >= 0.5:
-            return start / rate
-    return None
 
 
 def _seconds_with(samples: np.ndarray, rate: int, freq: float, start: float,
@@ -136,19 +100,6 @@ def _seconds_with(samples: np.ndarray, rate: int, freq: float, start: float,
                      and level_at(samples[i:i + step], rate, freq) >= 0.5)
 
 
-def _agent_state(engine: EngineProcess) -> str | None:
-    store = engine.store()
-    try:
-        agent = store.acd.agent("1001")
-        return None if agent is None else agent.state
-    finally:
-        store.close()
-
-
-def _call_of(store: Any, number: str) -> Any:
-    return next(c for c in store.recent_calls(50) if f"sip:{number}@" in c.from_uri)
-
-
 def test_an_angry_caller_reaches_an_agent_and_a_calm_one_stays_with_the_bot(
         engine: EngineProcess, tmp_path: Path) -> None:
     neutral, angry = _clips("neutral"), _clips("angry")
@@ -156,18 +107,18 @@ def test_an_angry_caller_reaches_an_agent_and_a_calm_one_stays_with_the_bot(
     agent_tone = write_wav(tmp_path / "agent.wav", tone(AGENT_HZ, 45.0))
     caller_tone = write_wav(tmp_path / "caller.wav", tone(CALLER_HZ, 8.0))
     agent = start_dial(engine.uri("200"), "--from", "1001", "--record", str(agent_heard),
-                       "--script", str(_script(tmp_path / "agent.yaml", [
+                       "--script", str(dial_script(tmp_path / "agent.yaml", [
                            {"wait": 1.0}, {"dtmf": "1001#4711#"}, {"wait": 2.5},
                            {"dtmf": "1"}, {"wav": str(agent_tone)}])))
     try:
-        _wait_for("agent 1001 ready", lambda: _agent_state(engine) == "ready", 60)
+        wait_for("agent 1001 ready", lambda: agent_state(engine, "1001") == "ready", 60)
         upset = start_dial(engine.uri(), "--from", "5550001", "--record", str(caller_heard),
-                           "--script", str(_script(tmp_path / "upset.yaml", [
+                           "--script", str(dial_script(tmp_path / "upset.yaml", [
                                {"wait_prompt": True}, *_speak(neutral[:2] + angry[:2]),
                                {"wait": 3.0}, {"wav": str(caller_tone)}])))
         calm = start_dial(engine.uri(), "--from", "5550002", "--script", str(
-            _script(tmp_path / "calm.yaml", [{"wait_prompt": True}, *_speak(neutral[:4]),
-                                             {"wait": 5.0}, {"hangup": True}])))
+            dial_script(tmp_path / "calm.yaml", [{"wait_prompt": True}, *_speak(neutral[:4]),
+                                                  {"wait": 5.0}, {"hangup": True}])))
         upset_outcome, calm_outcome = dial_result(upset, 90), dial_result(calm, 90)
         dial_result(agent, 90)  # the agent hangs up after its tone
     finally:
@@ -178,10 +129,10 @@ def test_an_angry_caller_reaches_an_agent_and_a_calm_one_stays_with_the_bot(
 
     store = engine.store()
     try:
-        call, quiet = _call_of(store, "5550001"), _call_of(store, "5550002")
-        session = _call_of(store, "1001")
+        call, quiet = call_from(store, "5550001"), call_from(store, "5550002")
+        session = call_from(store, "1001")
         # The angry caller: escalated on tone, into the queue ahead, offered to 1001.
-        events = _wait_for("the offer", lambda: (e := store.events_for(call.id)) and any(
+        events = wait_for("the offer", lambda: (e := store.events_for(call.id)) and any(
             x.kind == "offer" for x in e) and e, 10)
         [escalation] = [e.data for e in events if e.kind == "escalation"]
         assert escalation["reason"] == "tone" and escalation["queue"] == "desk", escalation
@@ -205,11 +156,11 @@ def test_an_angry_caller_reaches_an_agent_and_a_calm_one_stays_with_the_bot(
         assert max(v["tone"] for v in scored) < 0.5, scored
 
         # The recording of the angry call: bot, then hold audio, then the agent.
-        _wait_for("the recording sealed", lambda: store.get_call(call.id).recording_sha256, 15)
+        wait_for("the recording sealed", lambda: store.get_call(call.id).recording_sha256, 15)
         recording, rate = read_wav(Path(store.get_call(call.id).recording_path))
         ours = recording[:, 1]
-        hold_at = _first(ours, rate, HOLD_TONE_HZ)
-        agent_at = _first(ours, rate, AGENT_HZ)
+        hold_at = first_heard(ours, rate, HOLD_TONE_HZ)
+        agent_at = first_heard(ours, rate, AGENT_HZ)
         assert hold_at is not None and agent_at is not None and hold_at < agent_at
         assert rms(ours[:int(rate * hold_at)]) > 300, "no bot speech before the hold audio"
         assert _seconds_with(ours, rate, HOLD_TONE_HZ, hold_at, agent_at) >= 0.5
@@ -218,14 +169,14 @@ def test_an_angry_caller_reaches_an_agent_and_a_calm_one_stays_with_the_bot(
 
     # Both heard each other after the connect tone; the agent heard the whisper first.
     heard, rate = read_wav(caller_heard)
-    connected = _first(heard[:, 0], rate, CONNECT_TONE_HZ)
+    connected = first_heard(heard[:, 0], rate, CONNECT_TONE_HZ)
     assert connected is not None, "the caller never heard the connect tone"
-    assert _first(heard[:, 0], rate, AGENT_HZ, after=connected) is not None, "agent not heard"
+    assert first_heard(heard[:, 0], rate, AGENT_HZ, after=connected) is not None, "agent not heard"
     agent_side, rate = read_wav(agent_heard)
     agent_side = agent_side[:, 0]
-    tone_at = _first(agent_side, rate, CONNECT_TONE_HZ)
+    tone_at = first_heard(agent_side, rate, CONNECT_TONE_HZ)
     assert tone_at is not None, "the agent never heard the connect tone"
     assert rms(agent_side[int(rate * (tone_at - 1.5)):int(rate * (tone_at - 0.2))]) > 300, (
         "no whisper before the tone")
-    assert _first(agent_side, rate, CALLER_HZ) >= tone_at  # type: ignore[operator]
+    assert first_heard(agent_side, rate, CALLER_HZ) >= tone_at  # type: ignore[operator]
     assert _seconds_with(agent_side, rate, CALLER_HZ, tone_at, len(agent_side) / rate) >= 2.0

@@ -42,3 +42,14 @@ def level_at(samples: np.ndarray, rate: int, freq: float, width: float = 15.0) -
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(float) ** 2))) if len(samples) else 0.0
+
+
+def first_heard(samples: np.ndarray, rate: int, freq: float, *, after: float = 0.0,
+                share: float = 0.5, window: float = 0.1) -> float | None:
+    """The first second (from `after`) at which `freq` carries `share` of a window's energy."""
+    step = int(rate * window)
+    for start in range(int(rate * after), len(samples) - step, step):
+        part = samples[start:start + step]
+        if rms(part) > 100 and level_at(part, rate, freq) >= share:
+            return start / rate
+    return None

@@ -142,6 +142,12 @@ def start_dial(uri: str, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def dial_script(path: Path, steps: list[dict[str, Any]]) -> Path:
+    """Write `steps` as a `callcenter dial --script` file at `path`."""
+    path.write_text(yaml.safe_dump(steps))
+    return path
+
+
 def dial_result(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
     out, err = proc.communicate(timeout=timeout)
     for line in reversed(out.splitlines()):
