@@ -12,12 +12,12 @@ apart in a recording; the levels are soft (hold audio plays for minutes).
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from callcenter.core.speech import Synthesizer
+from sip.call import save_wav_pcm
 
 HOLD_TONE_HZ = 440.0
 HOLD_ON_S, HOLD_OFF_S = 0.8, 1.2  # one period of the hold tone: a soft note, then quiet
@@ -49,15 +49,7 @@ def hold_tone(rate: int) -> bytes:
 
 def write_hold_tone(path: Path, rate: int) -> Path:
     """Write :func:`hold_tone` as a mono WAV at `rate` (blocking); returns `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    with wave.open(str(partial), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(hold_tone(rate))
-    partial.replace(path)
-    return path
+    return save_wav_pcm(path, hold_tone(rate), rate)
 
 
 def connect_tone(rate: int, seconds: float) -> bytes:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import wave
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from sip.call import SipCall
+from sip.call import SipCall, save_wav_pcm
 
 END_KEY = "#"
 QUIET_RMS = 300.0  # PCM16 RMS under which a 20 ms frame counts as quiet
@@ -86,16 +85,5 @@ async def record_message(call: SipCall, path: Path, *, max_s: float, silence_s: 
     if ended_by == "hangup" or call.ended.done():
         ended_by = "hangup"
     kept = bytes(audio[: max(0, len(audio) - quiet_bytes)])
-    await asyncio.to_thread(_write_wav, path, kept, rate)
+    await asyncio.to_thread(save_wav_pcm, path, kept, rate)
     return Message(path, len(kept) / 2 / rate, ended_by)
-
-
-def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    with wave.open(str(partial), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    partial.replace(path)

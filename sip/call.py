@@ -298,3 +298,17 @@ def load_wav_pcm(path: Path, rate: int) -> bytes:
 
         samples = soxr.resample(samples, src_rate, rate, quality="HQ").astype("<i2")
     return samples.tobytes()
+
+
+def save_wav_pcm(path: Path, pcm: bytes, rate: int) -> Path:
+    """Write mono PCM16 at `rate` as a WAV at `path`, whole or not at all (through a
+    ``.part`` file; its folder is made). Blocking: run it in a thread. Returns `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    with wave.open(str(partial), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    partial.replace(path)
+    return path

@@ -16,14 +16,13 @@ clock rate, which is what pjmedia's WAV player reads without surprises.
 from __future__ import annotations
 
 import hashlib
-import wave
 from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
 
 from callcenter.core.errors import MediaError
-from sip.call import load_wav_pcm
+from sip.call import load_wav_pcm, save_wav_pcm
 
 
 def prepare_loop_wav(source: Path, cache_dir: Path, rate: int) -> Path:
@@ -35,14 +34,7 @@ def prepare_loop_wav(source: Path, cache_dir: Path, rate: int) -> Path:
     digest = hashlib.sha256(pcm).hexdigest()[:16]
     target = cache_dir / f"{source.stem}-{rate}-{digest}.wav"
     if not target.is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part")
-        with wave.open(str(partial), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(rate)
-            wav.writeframes(pcm)
-        partial.replace(target)
+        save_wav_pcm(target, pcm, rate)
     return target
 
 
