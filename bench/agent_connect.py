@@ -150,6 +150,15 @@ async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
         queues=desk_queues(max_wait_s=120, announce_every_s=0, wrap_up_s=60),
         settings={"engine": {"max_call_s": 300}}, start=False)
     await asyncio.to_thread(engine.start, 120)
+    try:  # the engine is stopped whatever fails from here on
+        return await rounds_on(engine, mode, rounds, whisper, tone_s)
+    finally:
+        await asyncio.to_thread(engine.stop)
+
+
+async def rounds_on(engine: EngineProcess, mode: str, rounds: int, whisper: bool,
+                    tone_s: float) -> dict[str, Any]:
+    """The measured rounds against a started engine."""
     phone = CallerNode(PHONE_RTP, 100, from_user="5550100")
     await phone.start()
     capture = RtpEnergyCapture([(PHONE_RTP, PHONE_RTP + 100)],
@@ -203,7 +212,6 @@ async def run_mode(work: Path, mode: str, rounds: int) -> dict[str, Any]:
     finally:
         capture.close()
         await phone.stop()
-        await asyncio.to_thread(engine.stop)
     return {"rounds": len(connects), "connect_ms": summary(connects), "ear_ms": summary(ears),
             "engine_ms": summary(engine_share), "agent_hears_engine_ms": summary(heard_first),
             "tone_s": tone_s, "whisper": whisper}
