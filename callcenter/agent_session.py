@@ -34,7 +34,6 @@ from acd.agents_config import AgentSpec
 from acd.session_keys import LoginEntry, SessionAction, SessionCommand, SessionKeypad
 from callcenter.acd_sounds import error_beep, key_beep, login_tone
 from callcenter.core.errors import CallGone, MediaError
-from callcenter.handoff import caller_whisper
 from callcenter.queued_call import QueuedCall
 from sip.call import SipCall
 
@@ -48,13 +47,6 @@ REASON_TIMEOUT_S = 5.0  # after the not-ready key, its reason key is awaited thi
 LOGIN_PROMPT = "Agent login. Enter your agent number and hash, then your PIN and hash."
 LOGIN_AGAIN = "That agent number and PIN did not match. Please try again."
 LOGIN_FAILED = "Login failed. Goodbye."
-
-
-def whisper_text(number: str, queue: str) -> str:
-    """What the agent hears before a caller the flow sent without a reason is
-    bridged: who calls, and which queue (:meth:`QueuedCall.offer_to` says why
-    an escalated caller comes)."""
-    return caller_whisper(number, queue)
 
 
 class AgentSession:

@@ -20,9 +20,9 @@ from callcenter.acd_sounds import (
     key_beep,
     write_hold_tone,
 )
-from callcenter.agent_session import whisper_text
 from callcenter.core.settings import SipSettings, load_settings
 from callcenter.engine import _with_session_number
+from callcenter.handoff import caller_whisper
 from config import CONFIG_DIR
 from tests.support.audio import level_at, read_wav
 
@@ -65,6 +65,6 @@ def test_each_sound_is_its_own_tone(tmp_path: Path) -> None:
 
 
 def test_the_whisper_says_the_number_digit_by_digit_and_the_queue() -> None:
-    assert whisper_text("+15551234", "front-desk") == (
+    assert caller_whisper("+15551234", "front-desk") == (
         "Caller from 1 5 5 5 1 2 3 4, queue front desk.")
-    assert whisper_text("anonymous", "billing_2") == "Caller, queue billing 2."
+    assert caller_whisper("anonymous", "billing_2") == "Caller, queue billing 2."
