@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 from callcenter.core.errors import CallGone, StoreError
 from dialog.escalation_policy import EscalationConfig, EscalationDecision, EscalationWatch
 from dialog.flow import Action, Flow, StateSpec, UpsetSpec
-from dialog.intents import AGENT, GLOBAL_INTENTS, FuzzyIntentMatcher, Intent, IntentMatcher
+from dialog.intents import AGENT, FuzzyIntentMatcher, IntentMatcher
 from dialog.listening import listen_settings, recognition_hints
 from dialog.ports import (
     CallData,
@@ -51,7 +51,7 @@ from dialog.ports import (
     TransferTarget,
     Turn,
 )
-from dialog.runner_turns import Heard, interpret
+from dialog.runner_turns import Heard, interpret, state_intents
 from dialog.templates import format_value, render, render_data
 
 __all__ = ["CallData", "DialogOutcome", "DialogRunner", "Ending"]
@@ -155,23 +155,10 @@ class DialogRunner:
             except Exception:  # a transcript sink must not break the call
                 log.exception("on_turn failed for a turn in %s", self._state)
 
-    def _intents(self, state: StateSpec) -> tuple[list[Intent], set[str]]:
-        """The intents to match in `state`, and which of them the menu itself handles."""
-        menu = state.menu or {}
-        intents: list[Intent] = []
-        for name, spec in menu.items():
-            base = next((g for g in GLOBAL_INTENTS if g.name == name), None)
-            keywords = (*spec.keywords, *(base.keywords if base else ()))
-            phrases = (*spec.phrases, *(base.phrases if base else ()))
-            dtmf = spec.dtmf or (base.dtmf if base is not None else None)
-            intents.append(Intent(name, keywords, phrases, dtmf))
-        intents.extend(g for g in GLOBAL_INTENTS if g.name not in menu)
-        return intents, set(menu)
-
     async def _converse(self, name: str, state: StateSpec) -> str:
         settings = self._listening(state)
         hints = recognition_hints(state)
-        intents, own = self._intents(state)
+        intents, own = state_intents(state)
         limit = state.max_failures or self._spec.escalation.after_failures
         failures = 0
         prompt = state.say or ""

@@ -45,6 +45,21 @@ def slot_rules(ask: AskSpec) -> SlotRules:
                      with_time=ask.with_time is not None)
 
 
+def state_intents(state: StateSpec) -> tuple[list[Intent], set[str]]:
+    """The intents to match in `state` (its menu's, then the global ones it
+    does not redefine), and the names the menu itself handles."""
+    menu = state.menu or {}
+    intents: list[Intent] = []
+    for name, spec in menu.items():
+        base = next((g for g in GLOBAL_INTENTS if g.name == name), None)
+        keywords = (*spec.keywords, *(base.keywords if base else ()))
+        phrases = (*spec.phrases, *(base.phrases if base else ()))
+        dtmf = spec.dtmf or (base.dtmf if base is not None else None)
+        intents.append(Intent(name, keywords, phrases, dtmf))
+    intents.extend(g for g in GLOBAL_INTENTS if g.name not in menu)
+    return intents, set(menu)
+
+
 def _from_match(found: IntentMatch | None) -> Heard:
     if found is None:
         return NO_MATCH
