@@ -107,10 +107,10 @@ def serve(config_file: Path | None, sip_host: str | None, sip_port: int | None,
             await engine.stop()
             raise
         port = facts.udp_port or facts.tcp_port
-        click.echo(f"callcenter: serving on sip:{facts.host}:{port} "
-                   f"(capacity {engine.node.capacity if engine.node else 0} calls, "
-                   f"data in {settings.node.data_dir})", err=True)
-        await engine.run()
+        await engine.run(on_serving=lambda: click.echo(
+            f"callcenter: serving on sip:{facts.host}:{port} "
+            f"(capacity {engine.node.capacity if engine.node else 0} calls, "
+            f"data in {settings.node.data_dir})", err=True))
 
     try:
         asyncio.run(run())

@@ -293,6 +293,10 @@ class CallConversation:
         return digits
 
     async def hangup(self) -> None:
+        """Hang up once the last prompt has left in full: its future resolved
+        when its audio was handed to the bridge, which sends the last ~100 ms
+        after that (hanging up at once clipped a closing "Goodbye!")."""
+        await self.call.played_out()
         await self.call.hangup()
 
     # -- Transferrer ---------------------------------------------------------------

@@ -32,6 +32,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -245,12 +246,18 @@ class Engine:
             self._stopping.set()
         self._draining.set()
 
-    async def run(self) -> None:
-        """Serve until SIGINT (stop now) or SIGTERM (drain, then stop)."""
+    async def run(self, on_serving: Callable[[], None] | None = None) -> None:
+        """Serve until SIGINT (stop now) or SIGTERM (drain, then stop).
+
+        `on_serving` is called once the signal handlers are in place: a
+        "ready" line printed before that would let a supervisor's SIGUSR1
+        arrive first and kill the process (the signal's default action)."""
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGTERM, self.request_drain)
         loop.add_signal_handler(signal.SIGUSR1, self._log_status_soon)
+        if on_serving is not None:
+            on_serving()
         try:
             stop = loop.create_task(self._stopping.wait())
             drain = loop.create_task(self._draining.wait())
