@@ -39,8 +39,8 @@ from typing import Any
 
 import ctranslate2
 import jiwer
-import numpy as np
 from _common import json_stdout, setup_logging
+from _telephone import telephone
 from num2words import num2words
 
 from asr.endpointing import looks_complete
@@ -151,16 +151,6 @@ def lenient(normalized: str) -> str:
 def _errors(reference: str, hypothesis: str) -> int:
     out = jiwer.process_words(reference, hypothesis or "<empty>")
     return int(out.substitutions + out.deletions + out.insertions)
-
-
-def telephone(pcm: bytes) -> bytes:
-    """8-bit mu-law companding of 8 kHz PCM16, as a G.711 call would apply."""
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
-    mu = 255.0
-    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    q = np.round((y + 1) / 2 * 255) / 255 * 2 - 1
-    back = np.sign(q) * np.expm1(np.abs(q) * np.log1p(mu)) / mu
-    return (np.clip(back, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
 
 
 def main() -> int:
