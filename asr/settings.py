@@ -56,6 +56,11 @@ class AsrSettings(_Section):
     # How a dialog state's hints bias recognition.
     bias: Literal["hotwords", "prompt", "off"] = "hotwords"
     partial_interval_ms: int = Field(600, ge=100)
+    # Partial transcripts only feed live displays (events), so by default
+    # they are decoded only while someone watches the call ("watched": an
+    # API or `callcenter watch` subscriber; always with MQTT, whose
+    # subscribers cannot be seen); "always" or "off".
+    partials: Literal["watched", "always", "off"] = "watched"
     # Silence after which the utterance's final is decoded speculatively.
     pause_probe_ms: int = Field(160, ge=20)
     vad_aggressiveness: int = Field(2, ge=0, le=3)

@@ -141,6 +141,8 @@ class UtteranceStream:
         self._speculation: _Speculation | None = None
         self.speculations = 0
         self.speculations_used = 0
+        self.wants_partials: Callable[[], bool] | None = None
+        """Asked when a partial is due: False skips it (None: always decode)."""
         self.on_utterance: Callable[[int, bytes, int], None] | None = None
         """Called on the event loop with (utterance number, its PCM, stream
         time in ms at its end) as each utterance ends; must not block."""
@@ -217,7 +219,10 @@ class UtteranceStream:
             due = (endpointer.utterance_ms - self._last_partial_ms
                    >= self._partial_interval_ms)
             if due and not self._partial_running:
-                self._request_partial()
+                if self.wants_partials is None or self.wants_partials():
+                    self._request_partial()
+                else:
+                    self._last_partial_ms = endpointer.utterance_ms
         elif (self._speculation is None
               and endpointer.trailing_silence_ms >= self._pause_probe_ms):
             self._speculate()  # once per pause: speech voids it

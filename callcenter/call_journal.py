@@ -92,6 +92,10 @@ class CallJournal:
             "confidence": confidence})
         self.submit(lambda: self.bus.publish(event))
 
+    def watched(self, call: SipCall, kind: str) -> bool:
+        """Whether a :meth:`live` event of `kind` for `call` may reach anyone."""
+        return self.bus.watched(Event(kind=kind, call_id=call.id, data={}).topic)
+
     def live(self, call: SipCall, kind: str, data: dict[str, Any]) -> None:
         """Publish news that is not kept (a partial transcript, say): only
         subscribers that are listening now see it."""

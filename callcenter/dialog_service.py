@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -132,6 +132,16 @@ class DialogService:
             if not self._conversations:
                 self._idle.set()
 
+    def _partials_wanted(self, call: SipCall) -> Callable[[], bool] | None:
+        """When the call's partial transcripts are worth decoding (``asr.partials``)."""
+        match self.asr.partials:
+            case "always":
+                return None
+            case "off":
+                return lambda: False
+            case _:
+                return lambda: self.journal.watched(call, "partial")
+
     async def _converse(self, call: SipCall, flow: Flow,
                         contact: Mapping[str, Any] | None) -> None:
         assert self.recognizer and self.synthesizer
@@ -143,6 +153,7 @@ class DialogService:
             on_scores=lambda scores, trend: self.journal.live(call, "agitation", {
                 **scores.as_dict(), "trend": trend.as_dict()}),
             on_event=lambda kind, data: self.journal.on_call_event(call, kind, data))
+        conversation.stream.wants_partials = self._partials_wanted(call)
         await conversation.start()
         runner = DialogRunner(flow, conversation, records=StoreRecords(self.store),
                               transferrer=conversation,

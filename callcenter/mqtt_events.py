@@ -109,6 +109,10 @@ class MqttEventBus:
         self._idle.clear()
         self._wake.set()
 
+    def watched(self, topic: str) -> bool:
+        """True while open: the broker's other subscribers cannot be seen."""
+        return not self._closed
+
     def subscribe(self, pattern: str = "#") -> Subscription:
         """Events from the broker whose topic (below the prefix) matches `pattern`.
 

@@ -116,6 +116,10 @@ class InProcessEventBus:
             self._subs.add(sub)
         return sub
 
+    def watched(self, topic: str) -> bool:
+        """Whether a live subscription's pattern matches `topic`."""
+        return any(topic_matches(sub.pattern, topic) for sub in list(self._subs))
+
     async def close(self) -> None:
         """End every subscription (after what it has queued); idempotent."""
         self._closed = True

@@ -83,6 +83,11 @@ class EventBus(Protocol):
     def subscribe(self, pattern: str = "#") -> AsyncIterator[Event]:
         """Events whose topic matches an MQTT-style `pattern` (``+``/``#``)."""
 
+    def watched(self, topic: str) -> bool:
+        """Whether an event on `topic` may reach anyone now: news that costs
+        work to make (a partial transcript) is made only then. A bus whose
+        subscribers it cannot see answers True."""
+
     async def close(self) -> None:
         """Deliver what is queued if possible, then disconnect."""
 

@@ -112,6 +112,21 @@ async def test_speech_partials_and_one_final() -> None:
     assert all(hints == ("Margaret", "Thompson") for _, _, hints in fake.calls)
 
 
+async def test_partials_are_decoded_only_while_wanted() -> None:
+    fake = FakeRecognizer()
+    h = Harness(fake)
+    watched = False
+    h.stream.wants_partials = lambda: watched
+    await h.play(pattern(("1", 1500), ("0", 1200)))
+    await h.until(Final)
+    assert not [c for c in fake.calls if not c[1]], "nobody watched: no partial decoded"
+    watched = True
+    await h.play(pattern(("1", 1500), ("0", 1200)))
+    await h.until(Final, 2)
+    await h.close()
+    assert len(h.of(Partial)) >= 2 and len(h.finals()) == 2
+
+
 async def test_a_complete_looking_pause_ends_the_turn_sooner() -> None:
     h = Harness(FakeRecognizer(final_text=lambda _: "Yes, that is correct."))
     await h.play(pattern(("1", 1500), ("0", 1200)))

@@ -102,6 +102,18 @@ async def test_aclose_and_dropped_subscriptions_are_forgotten() -> None:
     assert await drain(stopped) == []
 
 
+async def test_watched_while_a_matching_subscription_lives() -> None:
+    bus = InProcessEventBus()
+    assert not bus.watched("calls/c1/partial")
+    one_call = bus.subscribe("calls/c2/#")
+    assert not bus.watched("calls/c1/partial") and bus.watched("calls/c2/partial")
+    everything = bus.subscribe("#")
+    assert bus.watched("calls/c1/partial")
+    await everything.aclose()
+    await one_call.aclose()
+    assert not bus.watched("calls/c2/partial")
+
+
 def test_event_json_round_trip() -> None:
     at = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     event = Event("state", {"state": "ringing", "to": "+100"}, call_id="c1", node="n1", at=at)
