@@ -1,10 +1,12 @@
 """Conversations on a node: the shared speech models, the flows, one dialog per call.
 
 Loading Whisper and Piper takes seconds, so it happens once, at start, on
-worker threads. Then, in the background and only while no conversation is
-under way, the flow's fixed prompts are rendered into the prompt cache at
-the rates calls will use, so even the first caller hears them without
-waiting for Piper (after a restart the disk cache makes this instant).
+worker threads. Then, in the background, the flow's fixed prompts are
+rendered into the prompt cache at the rates calls will use, on Piper's
+lowest-priority thread (nice 19): live calls take the CPU first, so the
+first caller does not wait behind it, and later callers hear the prompts
+without waiting for Piper (after a restart the disk cache makes this
+instant).
 Every answered call gets its own
 :class:`callcenter.conversation.CallConversation` and
 :class:`dialog.DialogRunner`, and every turn goes to the call journal (store
@@ -55,8 +57,6 @@ class DialogService:
         self.synthesizer: PiperSynthesizer | None = None
         self._warming: asyncio.Task[None] | None = None
         self._conversations = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
         # Where a flow's transfer to a queue goes (the engine's ACD); None: REFER only.
         self.queues: HumanQueues | None = None
 
@@ -98,9 +98,8 @@ class DialogService:
         return narrow + ([16000] if "G722" in codecs else [])
 
     async def _render_prompts(self) -> None:
-        """Render the flow's fixed prompts into the cache, one at a time and
-        only while no call is in conversation (a call that starts meanwhile
-        shares Piper with at most the rest of one prompt)."""
+        """Render the flow's fixed prompts into the cache, one sentence at a
+        time at the lowest CPU priority (see the module's docstring)."""
         assert self.flow is not None and self.synthesizer is not None
         if self.synthesizer.cache is None:
             return
@@ -109,8 +108,7 @@ class DialogService:
         try:
             for rate in self._call_rates():
                 for prompt in prompts:
-                    await self._idle.wait()
-                    await self.synthesizer.synthesize(prompt, rate)
+                    await self.synthesizer.render_ahead(prompt, rate)
         except Exception:
             log.exception("rendering the flow's prompts ahead failed; they render on first use")
             return
@@ -124,13 +122,10 @@ class DialogService:
         assert self.flow and self.recognizer and self.synthesizer, "start() first"
         chosen = self.flow if flow is None else self.flows[flow]
         self._conversations += 1
-        self._idle.clear()
         try:
             await self._converse(call, chosen, contact)
         finally:
             self._conversations -= 1
-            if not self._conversations:
-                self._idle.set()
 
     def _partials_wanted(self, call: SipCall) -> Callable[[], bool] | None:
         """When the call's partial transcripts are worth decoding (``asr.partials``)."""

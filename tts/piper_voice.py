@@ -21,13 +21,20 @@ interrupted), is cached, and is discarded.
 Threads: the voice is loaded once and shared by `workers` threads; each
 inference uses `intra_op_threads` onnxruntime threads (default 1, so two
 workers fill a 2-core node without oversubscribing it).
+
+Rendering ahead (:meth:`PiperSynthesizer.render_ahead`, a flow's fixed
+prompts at start) runs on one more thread of the lowest CPU priority (nice
+19; Linux sets it per thread): it uses what the calls leave, so a caller
+right after start does not wait behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import os
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
@@ -95,6 +102,8 @@ class PiperSynthesizer:
             raise SettingsError(f"setting 'tts.voice': the voice {self.voice_id} cannot "
                                 f"synthesize: {exc}") from None
         self._pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="piper")
+        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="piper-ahead",
+                                         initializer=_lowest_priority)
 
     def sentences(self, text: str) -> list[str]:
         """The normalized sentences `text` is spoken as, in order."""
@@ -137,15 +146,35 @@ class PiperSynthesizer:
     def close(self) -> None:
         """Stop the worker threads; queued sentences are dropped."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._ahead.shutdown(wait=False, cancel_futures=True)
+
+    async def render_ahead(self, text: str, rate: int) -> int:
+        """Put `text` at `rate` into the cache, one sentence at a time on the
+        lowest-priority thread; returns the sentences synthesized (those
+        already cached are skipped). Without a cache there is nothing to do."""
+        if self.cache is None:
+            return 0
+        loop = asyncio.get_running_loop()
+        rendered = 0
+        for sentence in self.sentences(text):
+            key = PromptCache.key(self.voice_id, rate, self.length_scale, sentence)
+            if await self._cached(key) is None:
+                await loop.run_in_executor(self._ahead, self._render, sentence, rate, key)
+                rendered += 1
+        return rendered
+
+    async def _cached(self, key: str) -> bytes | None:
+        if self.cache is None:
+            return None
+        pcm = self.cache.peek(key)
+        if pcm is None and self.cache.directory is not None:
+            pcm = await asyncio.to_thread(self.cache.get, key)
+        return pcm
 
     async def _sentence_pcm(self, sentence: str, rate: int) -> bytes:
         key = PromptCache.key(self.voice_id, rate, self.length_scale, sentence)
-        if self.cache is not None:
-            pcm = self.cache.peek(key)
-            if pcm is None and self.cache.directory is not None:
-                pcm = await asyncio.to_thread(self.cache.get, key)
-            if pcm is not None:
-                return pcm
+        if (pcm := await self._cached(key)) is not None:
+            return pcm
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._render, sentence, rate, key)
 
@@ -235,3 +264,9 @@ def _make_cache(settings: TtsSettings, data_dir: Path | None) -> PromptCache | N
                            disk_bytes=int(settings.cache_disk_mb * (1 << 20)))
     except OSError as exc:
         raise SettingsError(f"setting 'tts.cache_dir': cannot use {directory}: {exc}") from None
+
+
+def _lowest_priority() -> None:
+    """Thread initializer: nice 19 for the calling thread only (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -156,6 +158,22 @@ async def test_cache_hit_is_fast_and_survives_restart(tmp_path: Path) -> None:
         assert second.stats.started == 2
     finally:
         second.close()
+
+
+async def test_render_ahead_fills_the_cache_on_a_lowest_priority_thread(
+        tmp_path: Path) -> None:
+    synth = PiperSynthesizer(TtsSettings(cache_dir=tmp_path / "tts-cache"), today=_today)
+    try:
+        assert await synth.render_ahead(APPOINTMENT, 8000) == 2  # two sentences
+        assert await synth.render_ahead(APPOINTMENT, 8000) == 0  # cached: nothing to do
+        ahead = [t for t in threading.enumerate() if t.name.startswith("piper-ahead")]
+        assert ahead and all(os.getpriority(os.PRIO_PROCESS, t.native_id or 0) == 19
+                             for t in ahead)
+        before = synth.stats.started
+        await synth.synthesize(APPOINTMENT, 8000)  # what a call then says is a cache hit
+        assert synth.stats.started == before
+    finally:
+        synth.close()
 
 
 async def test_empty_text_yields_nothing(cold: PiperSynthesizer) -> None:
