@@ -7,6 +7,8 @@
   machine, failed or unknown;
 - ``pacing``: the calls-per-second token bucket of a campaign on a node;
 - ``next_allowed``: when a time-bound refusal of the dialing rules lifts;
+- ``answering_machine``: person or machine from the first seconds of an
+  answered call, and on a machine when its beep lets the message start;
 - ``scheduler``: `CampaignScheduler`, the durable dialer of one node, over
   the store's attempt log and the kernel's call-control port
   (``callcenter.core.call_control``).

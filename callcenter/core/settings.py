@@ -235,6 +235,37 @@ class SupervisionSettings(_Section):
     recheck_s: float = Field(0.25, gt=0, le=5)
 
 
+class AnsweringMachineSettings(_Section):
+    """Answering-machine detection on answered campaign calls (the detector is
+    ``outbound/answering_machine.py``)."""
+
+    # false = every answer is taken for a person (the flow runs at once).
+    enabled: bool = True
+    # Seconds after the answer by which the detector decides; still undecided
+    # then counts as a person (a person greeted late beats a machine missed).
+    decision_s: float = Field(3.0, ge=1.0, le=10.0)
+    # Voiced seconds in the first utterance that make it a machine's greeting
+    # (a live "Hello?" is about 0.3 to 0.8 s).
+    greeting_s: float = Field(1.2, gt=0, le=5.0)
+    # Silence after a short first utterance that makes it a person waiting.
+    after_greeting_silence_s: float = Field(0.8, gt=0, le=3.0)
+    # Words (bursts of speech split by pauses of at least word_gap_s) in the
+    # first utterance beyond which it is a greeting.
+    max_words: int = Field(3, ge=1, le=10)
+    word_gap_s: float = Field(0.1, gt=0, le=1.0)
+    # A beep: one steady tone between these frequencies for at least beep_min_s.
+    beep_min_hz: float = Field(350.0, ge=100.0)
+    beep_max_hz: float = Field(2100.0, le=3800.0)
+    beep_min_s: float = Field(0.15, ge=0.06, le=2.0)
+    # On a machine with no beep heard: this much silence ends its greeting.
+    greeting_end_silence_s: float = Field(1.5, gt=0, le=10.0)
+    # On a machine: the longest wait after the decision for the beep (or the
+    # greeting's end) before the message is left anyway.
+    beep_wait_max_s: float = Field(30.0, gt=0, le=120.0)
+    # webrtcvad's aggressiveness (0-3) for the speech frames.
+    vad_aggressiveness: int = Field(2, ge=0, le=3)
+
+
 class OutboundSettings(_Section):
     """The campaign dialer: `callcenter serve` dials the running campaigns."""
 
@@ -245,6 +276,7 @@ class OutboundSettings(_Section):
     # For tests and drills only: the dialer's clock (the dialing rules' "now")
     # starts at this UTC time and runs at real speed; None = the wall clock.
     clock_start: datetime | None = None
+    answering_machine: AnsweringMachineSettings = AnsweringMachineSettings()
 
     @field_validator("clock_start")
     @classmethod
