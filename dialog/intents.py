@@ -91,7 +91,7 @@ class FuzzyIntentMatcher:
     negation ("I don't want to cancel") does not count. When the two best
     intents score the same, the turn is ambiguous and nothing matches. A caller
     saying just an option's number ("two", "option 3") picks the intent with
-    that DTMF key.
+    that DTMF key (said twice, "two, two", too).
     """
 
     def __init__(self, *, keyword_threshold: float = 85.0,
@@ -129,7 +129,7 @@ class FuzzyIntentMatcher:
     @staticmethod
     def _spoken_option(words: list[str], intents: Sequence[Intent]) -> IntentMatch | None:
         rest = [w for w in words if w not in _OPTION_FILLERS]
-        if len(rest) != 1:
+        if not rest or any(w != rest[0] for w in rest):  # "two", "two, two"
             return None
         key = str(UNITS[rest[0]]) if rest[0] in UNITS else rest[0]
         found = match_dtmf(key, intents) if len(key) == 1 else None

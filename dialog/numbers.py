@@ -7,6 +7,7 @@ digit groups stay whole. Pure functions, no I/O:
     parse_number("about twenty five")          -> 25
     parse_number("one hundred and twelve")     -> 112
     parse_digits("five five oh double one")    -> "55011"
+    parse_digit_answer("it's worth eight dollars") -> None   (a sentence, not digits)
     number_at(tokenize("the twenty first"), 1) -> NumberSpan(21, 1, 3, ordinal=True)
 """
 
@@ -166,3 +167,34 @@ def parse_digits(text: str) -> str | None:
         i += 1
     digits = "".join(out)
     return digits or None
+
+
+# Words around a digit string that say nothing against it being the answer.
+_DIGIT_FILLERS = frozenset({
+    "my", "the", "number", "numbers", "is", "it's", "its", "it", "that's", "account", "phone",
+    "code", "zip", "pin", "id", "member", "customer", "reference", "card", "uh", "um", "er",
+    "erm", "ah", "oh", "so", "and", "okay", "ok", "yes", "yeah", "sure", "please", "thanks",
+    "thank", "you", "sorry", "well", "let", "me", "see", "a", "digits", "digit", "then"})
+_SPOKEN_DIGITS = frozenset({*UNITS, *TEENS, *TENS, "zero", "nought", "double", "triple",
+                            "hundred", "thousand"})
+
+
+def parse_digit_answer(text: str) -> str | None:
+    """The digits of `text` when the utterance is a digit string, else None.
+
+    Real evidence only: digit words (or digit groups) must outnumber the
+    other words, filler words ("my account number is", "uh", "please") not
+    counted, and at most two other words are allowed ("I think it's four
+    five one two"). "It's worth eight dollars" and "one moment please"
+    are sentences with a number in them, not answers. A lone "oh" is no
+    digit.
+    """
+    tokens = tokenize(text)
+    digits = sum(t.isdigit() or t in _SPOKEN_DIGITS for t in tokens)
+    if digits == 0:
+        return None
+    other = sum(not (t.isdigit() or t in _SPOKEN_DIGITS or t in DIGIT_ZERO
+                     or t in _DIGIT_FILLERS) for t in tokens)
+    if other >= digits or other > 2:
+        return None
+    return parse_digits(text)

@@ -5,13 +5,14 @@ without the ports. Order of precedence: silence; then keys (0 and * are
 global, any other key picks a menu choice or fills the slot); then speech
 below the state's confidence floor counts as not understood; then the menu's
 intents and the global ones together, or, in an ask, the global intents
-first and the slot parser after.
+first (by their words only: a spoken number is the slot's) and the slot
+parser after.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from dialog.flow import AskSpec, StateSpec
@@ -94,7 +95,10 @@ async def interpret(heard: CallerInput, state: StateSpec, intents: Sequence[Inte
         return NO_MATCH
     if state.ask is None:
         return _from_match(await matcher.match(text, intents))
-    wanted = await matcher.match(text, [i for i in intents if i.name in _GLOBAL_NAMES])
+    # A number said to an ask is its answer, not a key's choice: "zero" to a
+    # digit slot is a digit, not the key that reaches a person.
+    wanted = await matcher.match(text, [replace(i, dtmf=None) for i in intents
+                                        if i.name in _GLOBAL_NAMES])
     if wanted is not None:
         return _from_match(wanted)
     return _from_slot(state.ask, parse_slot(slot_rules(state.ask), text=text, today=today))

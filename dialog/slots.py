@@ -1,6 +1,6 @@
 """Slots: the values a state asks the caller for, parsed from words or keys.
 
-    parse_yes_no("yeah that's right")  -> True
+    parse_yes_no("yeah that's right")  -> True   (see dialog.yes_no)
     parse_slot(SlotRules(SlotType.DATE, future=True), text="next Tuesday", today=d)
         -> Filled(date(...))
 
@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from dialog.datetimes import parse_date, parse_time
-from dialog.numbers import parse_digits, parse_number, tokenize
+from dialog.numbers import parse_digit_answer, parse_number
+from dialog.yes_no import parse_yes_no
+
+__all__ = ["Filled", "Rejected", "SlotResult", "SlotRules", "SlotType", "parse_slot",
+           "parse_yes_no"]
 
 
 class SlotType(enum.StrEnum):
@@ -29,39 +33,6 @@ class SlotType(enum.StrEnum):
     DATE = "date"
     TIME = "time"
     TEXT = "text"
-
-
-_YES_WORDS = frozenset({
-    "yes", "yeah", "yea", "yep", "yup", "ya", "yah", "sure", "correct", "right",
-    "affirmative", "absolutely", "definitely", "ok", "okay", "exactly", "certainly",
-    "confirm", "confirmed", "true", "perfect", "fine", "please", "mhm", "uhhuh", "alright",
-})
-_NO_WORDS = frozenset({"no", "nope", "nah", "negative", "incorrect", "wrong", "nay", "never"})
-_YES_PHRASES = ("of course", "uh huh", "go ahead", "that's it", "sounds good", "do it",
-                "i do", "it is", "that is", "please do", "that works", "all right")
-_NO_PHRASES = ("not right", "not correct", "don't", "do not", "not really", "no thanks",
-               "i don't think so", "that's not", "that is not", "not that", "isn't", "wasn't",
-               "it's not", "not quite", "no way")
-
-
-def _contains(words: list[str], phrase: str) -> bool:
-    target = phrase.split()
-    return any(words[i:i + len(target)] == target for i in range(len(words)))
-
-
-def parse_yes_no(text: str) -> bool | None:
-    """True for yes, False for no, None when the answer is neither or both.
-
-    Negated agreement ("that's not right", "I don't think so") is a no.
-    """
-    words = tokenize(text)
-    if any(_contains(words, phrase) for phrase in _NO_PHRASES):
-        return False
-    yes = any(w in _YES_WORDS for w in words) or any(_contains(words, p) for p in _YES_PHRASES)
-    no = any(w in _NO_WORDS for w in words)
-    if yes == no:
-        return None
-    return yes
 
 
 @dataclass(frozen=True)
@@ -147,7 +118,7 @@ def parse_slot(rules: SlotRules, *, text: str = "", dtmf: str = "",
         answer = parse_yes_no(text)
         return None if answer is None else Filled(answer)
     if kind is SlotType.DIGITS:
-        digits = parse_digits(text)
+        digits = parse_digit_answer(text)
         return None if digits is None else _check(rules, digits, today)
     if kind is SlotType.NUMBER:
         number = parse_number(text)

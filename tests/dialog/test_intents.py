@@ -45,6 +45,7 @@ matcher = FuzzyIntentMatcher()
     ("say that again", "repeat"),
     ("sorry what was that", "repeat"),
     ("two", "cancel"),
+    ("two, two,", "cancel"),  # Whisper's echo of a lone word
     ("option three", "reschedule"),
     ("press 1", "confirm"),
     ("zero", "agent"),
@@ -58,6 +59,7 @@ def test_utterances_find_their_intent(text: str, intent: str) -> None:
 @pytest.mark.parametrize("text", [
     "", "the weather is lovely", "banana", "hmm", "again", "I'm not sure",
     "four",  # no option 4
+    "two three",  # two options
 ])
 def test_unrelated_words_match_nothing(text: str) -> None:
     assert matcher.best(text, MENU) is None

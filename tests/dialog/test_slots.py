@@ -133,3 +133,20 @@ def test_a_time_inside_a_date_needs_an_anchor() -> None:
 ])
 def test_slot_rules(rules: SlotRules, text: str, dtmf: str, result: object) -> None:
     assert parse_slot(rules, text=text, dtmf=dtmf, today=WEDNESDAY) == result
+
+
+@pytest.mark.parametrize(("text", "digits"), [
+    ("four five one two", "4512"), ("4512", "4512"), ("zero", "0"), ("Seven.", "7"),
+    ("five oh one", "501"), ("my account number is five five five one two three four",
+                             "5551234"),
+    ("uh, it's four five one two, thanks", "4512"), ("I think it's four five one two", "4512"),
+    # Sentences with a number in them are no digit string.
+    ("one moment please", None), ("It's worth eight dollars.", None),
+    ("Seventeen, no, eighteen days ago.", None), ("This is 1880. This is 1880.", None),
+    ("She can scoop these things into three red bags.", None),
+    ("For the twentieth time that evening the two men shook hands.", None),
+    ("oh", None), ("no", None), ("yes", None), ("please try again", None),
+])
+def test_a_digit_slot_takes_digit_strings_only(text: str, digits: str | None) -> None:
+    found = parse_slot(SlotRules(SlotType.DIGITS), text=text, today=WEDNESDAY)
+    assert found == (Filled(digits) if digits else None)
