@@ -6,13 +6,16 @@ One :class:`AgitationTracker` per call is fed each utterance's raw audio
 utterances set the caller's own baseline (callers usually start calm); each
 later one is scored against it:
 
-- ``tone`` (0..1): a logistic score of how the voice changed: pitch raised
-  (up to an octave), pitch range narrowed, spectrum tilted towards the
-  highs, voice rougher, and a little for loudness. Weights are
-  :class:`ToneWeights`; the defaults were fitted on half of the EmoDB
-  speakers (``python bench/escalation.py --tune``). Loudness is capped at
-  ``loudness_cap_db``, so a caller who is merely louder (a happy one, or a
-  better line) cannot reach the threshold on loudness alone.
+- ``tone`` (0..1): how angry the change of voice sounds: pitch level and
+  range, spectral tilt, voice quality and the spectrum's broad shape (a
+  short mel-cepstrum), each against the baseline, read by two logistic
+  models at once, one for arousal (is the voice raised at all?) and one
+  for valence (angry rather than joyful?), plus a little for loudness.
+  Weights are :class:`ToneWeights`; the defaults were fitted on the ten
+  EmoDB speakers (``python bench/escalation.py --tune``). Loudness is
+  capped at ``loudness_cap_db`` and feeds the arousal only, so a caller who
+  is merely louder (a happy one, or a better line) cannot reach the
+  threshold on loudness alone.
 - ``pace`` (0..1): 0.5 when the speech rate is ``pace_ratio_at_half`` times
   the baseline's, rising towards 1 faster than that.
 
@@ -29,43 +32,69 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from asr.prosody import UtteranceProsody, measure_utterance
+from asr.prosody import CEPSTRUM_COEFFICIENTS, UtteranceProsody, measure_utterance
 from callcenter.core.speech import CallTrend, ProsodyChange, UtteranceScores
 
-__all__ = ["AgitationConfig", "AgitationTracker", "Baseline", "CallTrend", "ProsodyChange",
-           "ToneWeights", "UtteranceScores", "pace_score", "tone_score"]
+__all__ = ["TONE_FEATURES", "AgitationConfig", "AgitationTracker", "Baseline", "CallTrend",
+           "Logistic", "ProsodyChange", "ToneWeights", "UtteranceScores", "pace_score",
+           "tone_features", "tone_logit", "tone_score"]
+
+TONE_FEATURES: tuple[str, ...] = (
+    "pitch_level_st", "pitch_range_st", "spectral_tilt_db", "high_band_db", "aperiodicity",
+    "voiced_share", *(f"cepstrum_{i}" for i in range(1, CEPSTRUM_COEFFICIENTS + 1)))
+"""What the tone score reads of a :class:`ProsodyChange`, in the order of
+:attr:`Logistic.weights` (:func:`tone_features`)."""
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """One logistic model over :data:`TONE_FEATURES`: ``bias + weights . features``."""
+
+    bias: float
+    weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(TONE_FEATURES):
+            raise ValueError(f"expected {len(TONE_FEATURES)} weights ({', '.join(TONE_FEATURES)}),"
+                             f" got {len(self.weights)}")
+
+    def logit(self, features: tuple[float, ...]) -> float:
+        """The model's log-odds for `features` (from :func:`tone_features`)."""
+        return self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
+
 
 @dataclass(frozen=True)
 class ToneWeights:
-    """Logistic weights of the tone score, per unit of change from the baseline.
+    """The tone score's two models over the change from the caller's baseline.
 
-    Fitted on EmoDB's training speakers, angry utterances against neutral
-    and happy ones (``bench/escalation.py --tune``), with the bias then
-    moved by -0.2 so that 0.5 is the operating point chosen on the same
-    speakers. A pitch rise counts up to ``pitch_rise_cap_st`` (an octave):
-    joy raises the pitch at least as far as anger, so beyond that a higher
-    pitch says nothing more about anger. Loudness is set by hand, as EmoDB
-    cannot teach it (its clips are level-normalised): at most
-    ``loudness_per_db * loudness_cap_db`` (0.24) logits come from loudness,
-    about what 1.5 semitones of pitch give.
-    Real vocal effort also raises the pitch and tilts the spectrum; a mere
-    gain (a closer phone, a better line) does neither.
+    Anger is told by two questions asked together: is the voice aroused
+    (``arousal``: angry and happy utterances against neutral ones) and is it
+    angry rather than joyful (``valence``: angry against happy)? The tone is
+    ``logistic(operating_shift + logit(p_arousal * p_valence))``: high only
+    when both say yes, so an excited, happy caller (aroused, but not angry)
+    stays low. Both models were fitted on all ten EmoDB speakers by
+    L2-regularised logistic regression and ``operating_shift`` chosen by a
+    rule fixed in advance on those speakers' leave-one-out scores
+    (``bench/escalation.py --tune``; the bench's docstring has the protocol).
+    A pitch rise counts up to ``pitch_rise_cap_st`` (an octave): joy raises
+    the pitch at least as far as anger. Loudness is set by hand and adds to
+    the arousal only, as EmoDB cannot teach it (its clips are
+    level-normalised): at most ``loudness_per_db * loudness_cap_db`` (0.24)
+    logits, and never to the valence, so a caller who is merely louder (a
+    happy one, or a better line) cannot reach the threshold on loudness.
     """
 
-    bias: float = -2.71
-    pitch_level_per_st: float = 0.157
-    """Median pitch, semitones above the baseline: any arousal raises it."""
+    arousal: Logistic = Logistic(bias=-1.1722, weights=(
+        0.1424, 0.0265, 0.0722, 0.1013, -2.8331, 0.7052,
+        -0.0695, -0.0488, -0.0653, -0.1007, -0.0461))
+    """Angry or happy against neutral: the pitch rises, the spectrum tilts up."""
+    valence: Logistic = Logistic(bias=-1.0274, weights=(
+        0.0146, -0.1501, 0.0412, 0.0324, 8.9722, -1.0966,
+        -0.0069, -0.0063, -0.0885, -0.1013, 0.0574))
+    """Angry against happy: a rougher voice, a narrower pitch range, fewer
+    voiced frames and a flatter upper spectrum (cepstrum 3-4) than joy."""
+    operating_shift: float = 0.2
     pitch_rise_cap_st: float = 12.0
-    pitch_range_per_st: float = -0.368
-    """Pitch range (10th-90th percentile): happy speech widens it, anger flattens it."""
-    spectral_tilt_per_db: float = 0.124
-    """Power above 1 kHz over below: a tense, pressed voice raises it."""
-    high_band_per_db: float = 0.130
-    """Power 2-3.4 kHz over 0.3-2 kHz."""
-    aperiodicity_per_unit: float = 22.5
-    """Median YIN aperiodicity of voiced frames: a rough voice raises it."""
-    voiced_share_per_unit: float = -0.118
-    """Share of speech frames with a clear pitch: lower in harsh speech."""
     loudness_per_db: float = 0.04
     loudness_cap_db: float = 6.0
 
@@ -96,6 +125,11 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
+def _mean_vector(vectors: list[tuple[float, ...] | None]) -> tuple[float, ...] | None:
+    known = [v for v in vectors if v is not None]
+    return tuple(float(x) for x in np.mean(known, axis=0)) if known else None
+
+
 def _semitones(hz: float | None) -> float | None:
     return None if hz is None else 12.0 * math.log2(hz)
 
@@ -116,6 +150,7 @@ class Baseline:
     voiced_share: float | None
     loudness_dbfs: float | None
     speech_rate: float | None
+    cepstrum: tuple[float, ...] | None = None
 
     @classmethod
     def of(cls, utterances: list[UtteranceProsody]) -> Baseline:
@@ -128,7 +163,8 @@ class Baseline:
             aperiodicity=_mean([u.aperiodicity for u in utterances]),
             voiced_share=_mean([_voiced_share(u) for u in utterances]),
             loudness_dbfs=_mean([u.loudness_dbfs for u in utterances]),
-            speech_rate=_mean([u.speech_rate for u in utterances]))
+            speech_rate=_mean([u.speech_rate for u in utterances]),
+            cepstrum=_mean_vector([u.cepstrum for u in utterances]))
 
     def change(self, now: UtteranceProsody) -> ProsodyChange:
         """How `now` differs from this baseline."""
@@ -143,7 +179,9 @@ class Baseline:
             aperiodicity=_difference(now.aperiodicity, self.aperiodicity),
             voiced_share=_difference(_voiced_share(now), self.voiced_share),
             loudness_db=_difference(now.loudness_dbfs, self.loudness_dbfs),
-            speech_rate_ratio=rate_ratio)
+            speech_rate_ratio=rate_ratio,
+            cepstrum=() if now.cepstrum is None or self.cepstrum is None else tuple(
+                n - b for n, b in zip(now.cepstrum, self.cepstrum, strict=True)))
 
 
 def _voiced_share(u: UtteranceProsody) -> float | None:
@@ -154,18 +192,32 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
+def tone_features(change: ProsodyChange, pitch_rise_cap_st: float) -> tuple[float, ...]:
+    """The values of :data:`TONE_FEATURES` in `change` (the pitch rise capped)."""
+    cepstrum = change.cepstrum or (0.0,) * CEPSTRUM_COEFFICIENTS
+    return (min(change.pitch_level_st, pitch_rise_cap_st), change.pitch_range_st,
+            change.spectral_tilt_db, change.high_band_db, change.aperiodicity,
+            change.voiced_share, *cepstrum)
+
+
+def _log_logistic(x: float) -> float:
+    """log(logistic(x)), without overflow."""
+    return -math.log1p(math.exp(-x)) if x > -30.0 else x
+
+
+def tone_logit(change: ProsodyChange, weights: ToneWeights) -> float:
+    """The tone score's log-odds: ``operating_shift + logit(p_arousal * p_valence)``."""
+    features = tone_features(change, weights.pitch_rise_cap_st)
+    loudness = max(-weights.loudness_cap_db, min(weights.loudness_cap_db, change.loudness_db))
+    log_p = (_log_logistic(weights.arousal.logit(features) + weights.loudness_per_db * loudness)
+             + _log_logistic(weights.valence.logit(features)))
+    log_p = min(log_p, -1e-12)
+    return weights.operating_shift + log_p - math.log(-math.expm1(log_p))
+
+
 def tone_score(change: ProsodyChange, weights: ToneWeights) -> float:
     """The tone score (0..1) of one change from the baseline."""
-    loudness = max(-weights.loudness_cap_db, min(weights.loudness_cap_db, change.loudness_db))
-    return _logistic(
-        weights.bias
-        + weights.pitch_level_per_st * min(change.pitch_level_st, weights.pitch_rise_cap_st)
-        + weights.pitch_range_per_st * change.pitch_range_st
-        + weights.spectral_tilt_per_db * change.spectral_tilt_db
-        + weights.high_band_per_db * change.high_band_db
-        + weights.aperiodicity_per_unit * change.aperiodicity
-        + weights.voiced_share_per_unit * change.voiced_share
-        + weights.loudness_per_db * loudness)
+    return _logistic(tone_logit(change, weights))
 
 
 def pace_score(change: ProsodyChange, config: AgitationConfig) -> float:
@@ -201,7 +253,11 @@ class AgitationTracker:
         `gap_s` is the silence before it that was not fed, so that
         ``end_s`` stays in call time.
         """
-        prosody = measure_utterance(audio, rate)
+        return self.feed_prosody(measure_utterance(audio, rate), gap_s=gap_s)
+
+    def feed_prosody(self, prosody: UtteranceProsody, *, gap_s: float = 0.0) -> UtteranceScores:
+        """Score one utterance already measured by :func:`asr.prosody.measure_utterance`
+        (:meth:`feed` does both; the bench replays measured clips through this)."""
         self._elapsed_s += gap_s + prosody.duration_s
         tone = pace = 0.0
         change: ProsodyChange | None = None

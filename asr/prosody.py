@@ -2,7 +2,8 @@
 
 :func:`measure_utterance` turns one utterance (mono PCM16 at 8 or 16 kHz,
 bytes or a numpy array) into :class:`UtteranceProsody`: loudness, pitch
-level and range, spectral tilt, voice quality and speech rate. Nothing here
+level and range, spectral tilt, voice quality, the voice's spectral shape
+(a short mel-cepstrum) and speech rate. Nothing here
 knows about a call or a baseline; :mod:`asr.agitation` compares these
 numbers with the caller's own first utterances.
 
@@ -40,6 +41,8 @@ SPEECH_RANGE_DB = 30.0  # frames this far below the loudest count as pauses
 SILENCE_DBFS = -60.0
 NUCLEUS_PROMINENCE_DB = 3.0
 NUCLEUS_SMOOTHING = 7  # frames: 70 ms, shorter than a syllable
+CEPSTRUM_BANDS = 20  # mel bands over 300-3400 Hz
+CEPSTRUM_COEFFICIENTS = 5  # cepstral coefficients 1..5: the broad spectral shape
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -68,6 +71,10 @@ class UtteranceProsody:
     """Power 2-3.4 kHz over 0.3-2 kHz, voiced frames."""
     aperiodicity: float | None
     """Median YIN aperiodicity of voiced frames (0 clean, 1 noise): voice quality."""
+    cepstrum: tuple[float, ...] | None
+    """Mel-cepstral coefficients 1..:data:`CEPSTRUM_COEFFICIENTS` of voiced frames
+    (mean over the frames): the broad shape of the voice's spectrum, which
+    tells a pressed, angry voice from a joyful one better than pitch does."""
     syllable_nuclei: int
     speech_rate: float | None
     """Syllable nuclei per second of speech, pauses left out (articulation rate)."""
@@ -184,6 +191,34 @@ def _db(power: FloatArray | float) -> FloatArray:
     return np.asarray(10.0 * np.log10(np.maximum(power, 1e-12)), dtype=np.float64)
 
 
+def _mel_filterbank() -> FloatArray:
+    """Triangular filters, :data:`CEPSTRUM_BANDS` of them evenly spaced on the
+    mel scale over 300-3400 Hz, on the bins of a :data:`SPECTRUM_FRAME` rfft."""
+    def mel(hz: FloatArray) -> FloatArray:
+        return np.asarray(2595.0 * np.log10(1.0 + hz / 700.0), dtype=np.float64)
+
+    edges_mel = np.linspace(float(mel(np.array(300.0))), float(mel(np.array(3400.0))),
+                            CEPSTRUM_BANDS + 2)
+    edges = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
+    bins = np.linspace(0.0, ANALYSIS_RATE / 2, SPECTRUM_FRAME // 2 + 1)
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising, falling = (bins - low) / (centre - low), (high - bins) / (high - centre)
+    return np.asarray(np.clip(np.minimum(rising, falling), 0.0, None), dtype=np.float64)
+
+
+_MEL = _mel_filterbank()
+# DCT-II rows 1..CEPSTRUM_COEFFICIENTS over the mel bands (row 0, the level, is left out).
+_DCT = np.cos(np.pi / CEPSTRUM_BANDS * (np.arange(CEPSTRUM_BANDS)[None, :] + 0.5)
+              * np.arange(1, CEPSTRUM_COEFFICIENTS + 1)[:, None])
+
+
+def mel_cepstrum(spectrum: FloatArray) -> tuple[float, ...]:
+    """Mean mel-cepstral coefficients 1..:data:`CEPSTRUM_COEFFICIENTS` (natural
+    log, unnormalised DCT-II) of the power-spectrum frames in `spectrum`."""
+    log_mel = np.log(spectrum @ _MEL.T + 1e-12)
+    return tuple(float(c) for c in (log_mel @ _DCT.T).mean(axis=0))
+
+
 def count_syllable_nuclei(envelope_db: FloatArray, eligible: npt.NDArray[np.bool_]) -> int:
     """Peaks of a 10 ms energy envelope (dB) that stand out from the dips on
     both sides by :data:`NUCLEUS_PROMINENCE_DB` and fall on eligible frames."""
@@ -230,6 +265,7 @@ def measure_utterance(audio: bytes | npt.NDArray[np.generic], rate: int) -> Utte
     if speech.any():
         loudness = float(_db(float(np.mean(10.0 ** (level_db[speech] / 10.0)))))
     pitch_median = pitch_range = tilt = high_ratio = quality = None
+    cepstrum: tuple[float, ...] | None = None
     if voiced.sum() >= 3:
         semitones = 12.0 * np.log2(fold_octave_errors(f0[:count][voiced]))
         semitones = semitones[np.isfinite(semitones)]
@@ -244,11 +280,13 @@ def measure_utterance(audio: bytes | npt.NDArray[np.generic], rate: int) -> Utte
         top = float(_band(voiced_spectrum, 2000.0, 3400.0).sum())
         high_ratio = float(_db(top) - _db(mid))
         quality = float(np.median(aperiodicity[:count][voiced]))
+        cepstrum = mel_cepstrum(voiced_spectrum)
     nuclei = count_syllable_nuclei(_db(_band(spectrum, 500.0, 2500.0))[:count],
                                    voiced | np.roll(voiced, 1) | np.roll(voiced, -1))
     rate_per_s = nuclei / speech_s if speech_s >= 0.3 else None
     return UtteranceProsody(
         duration_s=duration, speech_s=speech_s, voiced_s=voiced_s, loudness_dbfs=loudness,
         pitch_median_hz=pitch_median, pitch_range_st=pitch_range, spectral_tilt_db=tilt,
-        high_band_ratio_db=high_ratio, aperiodicity=quality, syllable_nuclei=nuclei,
+        high_band_ratio_db=high_ratio, aperiodicity=quality, cepstrum=cepstrum,
+        syllable_nuclei=nuclei,
         speech_rate=rate_per_s)

@@ -20,9 +20,9 @@ The rules, each switchable (``null`` turns one off; ``enabled: false`` all):
   ``pace.threshold``.
 
 Baseline utterances (the caller's first ones) never count for tone or pace.
-The defaults were chosen on half of the EmoDB speakers and checked on the
-other half (``bench/escalation.py``). A flow sets them under
-``escalation: upset:`` (:class:`dialog.flow.UpsetSpec`).
+The defaults are checked on EmoDB calls, each speaker scored with the tone
+models tuned on the other speakers (``bench/escalation.py``). A flow sets
+them under ``escalation: upset:`` (:class:`dialog.flow.UpsetSpec`).
 """
 
 from __future__ import annotations

@@ -60,6 +60,9 @@ class ProsodyChange:
     voiced_share: float = 0.0
     loudness_db: float = 0.0
     speech_rate_ratio: float = 1.0
+    cepstrum: tuple[float, ...] = ()
+    """Mel-cepstral coefficients 1..5 (the spectrum's broad shape) minus the
+    baseline's; empty where either side was unmeasurable."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import soxr
 
 from asr.agitation import AgitationConfig, AgitationTracker
 from asr.prosody import measure_utterance, yin_pitch
-from dialog.escalation_policy import EscalationWatch
+from dialog.escalation_policy import EscalationConfig, EscalationWatch
 
 RATE = 8000
 
@@ -145,7 +145,8 @@ def test_raised_pitch_and_a_tense_voice_score_high_tone() -> None:
     same = tracker.feed(voice(120.0, vibrato_st=4.0, brightness=0.8), RATE)
     tense = tracker.feed(voice(200.0, vibrato_st=2.0, brightness=2.0), RATE)
     assert same.tone < 0.2
-    assert tense.tone > 0.8
+    single = EscalationConfig().tone.single
+    assert single is not None and tense.tone > single  # one such utterance escalates
     assert tracker.trend().peak == pytest.approx(tense.agitation)
 
 
@@ -174,7 +175,7 @@ def test_trend_rises_with_agitation() -> None:
     tones = [tracker.feed(voice(f0, vibrato_st=3.0), RATE).tone for f0 in (125.0, 150.0, 190.0)]
     assert tones == sorted(tones)
     trend = tracker.trend()
-    assert trend.utterances == 3 and trend.slope > 0.05
+    assert trend.utterances == 3 and trend.slope > 0.03
     assert trend.mean == pytest.approx(sum(tones) / 3)
 
 

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.e2e
 
 CALLER_HZ = 700.0
 AGENT_HZ = 1250.0
-SPEAKER = "emo08"  # calm clips score <= 0.1 on tone, angry ones >= 0.8 (bench/escalation.py)
+SPEAKER = "emo08"  # calm clips score <= 0.25 on tone, angry ones 0.45-0.85 (10 of 12 >= 0.5)
 
 FLOW = """\
 flow: upset_test
