@@ -9,6 +9,8 @@
 - ``next_allowed``: when a time-bound refusal of the dialing rules lifts;
 - ``answering_machine``: person or machine from the first seconds of an
   answered call, and on a machine when its beep lets the message start;
+- ``voicemail_message``: the message left on a machine (who, why, the
+  call-back number) and the healthcare minute;
 - ``scheduler``: `CampaignScheduler`, the durable dialer of one node, over
   the store's attempt log and the kernel's call-control port
   (``callcenter.core.call_control``).

@@ -5,8 +5,8 @@
     message_kind: healthcare_reminder  # | informational | telemarketing
     caller_id: "+12025550100"        # must be the trunk's caller ID
     trunk: provider
-    business_name: Riverside Clinic  # said in every call
-    callback_number: "+12025550100"
+    business_name: Riverside Clinic  # said in every call, and on machines
+    callback_number: "+12025550100"  # (outbound/voicemail_message.py)
     pacing: {max_concurrent_calls: 2, calls_per_s: 1}
     ring_timeout_s: 25               # at least 15
     retry:
@@ -36,6 +36,7 @@ from callcenter.core.settings import TrunkSettings
 from callcenter.core.store import CampaignRecord
 from compliance.dial_case import MessageKind
 from outbound.retry_policy import RetryPolicy, RetryRule, parse_duration
+from outbound.voicemail_message import check_length
 
 #: The shortest ring before giving up (issue 9: never below 15 s).
 MIN_RING_TIMEOUT_S = 15.0
@@ -171,6 +172,11 @@ class CampaignSpec(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("a field is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _machine_message_fits(self) -> CampaignSpec:
+        check_length(self.business_name, self.callback_number, self.message_kind)
+        return self
 
     def policy(self) -> RetryPolicy:
         """The retry policy of the campaign."""

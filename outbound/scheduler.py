@@ -307,9 +307,10 @@ class CampaignScheduler:
         retry = self._retry_at(campaign, outcome, attempt.attempt_no, ended)
         detail = result.detail or None
         if retry is None and outcome != "answered":
-            detail = f"{outcome} after {attempt.attempt_no} attempt(s)"
+            detail = f"{result.reason or outcome} after {attempt.attempt_no} attempt(s)"
         await self.tables.finish(attempt.id, outcome, ended, sip_code=result.sip_code,
-                                 retry_at=retry, result_detail=detail, call_id=result.call_id)
+                                 reason=result.reason, retry_at=retry, result_detail=detail,
+                                 call_id=result.call_id)
         log.info("attempt %d to %s: %s (SIP %s)%s", attempt.id, attempt.number, outcome,
                  result.sip_code, f"; next at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
 

@@ -20,7 +20,7 @@ class DialOutcome(enum.StrEnum):
     ANSWERED = "answered"  # a person (or the flow's caller) picked up; the flow ran
     BUSY = "busy"  # 486/600
     NO_ANSWER = "no_answer"  # rang out (408/480/487, or our ring timeout)
-    MACHINE = "machine"  # an answering machine took the call
+    MACHINE = "machine"  # an answering machine took the call (the reason says more)
     FAILED = "failed"  # any other refusal or error
     NOT_PLACED = "not_placed"  # no INVITE went out (no free slot): not an attempt
 
@@ -45,6 +45,9 @@ class DialResult:
     sip_code: int | None = None
     call_id: str | None = None  # the CDR's id, when a call was set up
     detail: str = ""
+    #: Stored as the attempt's reason: on a machine, ``machine_message_left`` or
+    #: why it was not (``machine_hung_up``, ``machine_no_message``).
+    reason: str | None = None
 
 
 class OutboundCalls(Protocol):

@@ -52,6 +52,7 @@ class FakeCalls:
     dialed: list[tuple[str, datetime]] = field(default_factory=list)
     gate: asyncio.Event | None = None
     active: int = 0
+    reasons: dict[DialOutcome, str] = field(default_factory=dict)
 
     async def free_slots(self) -> int:
         return self.slots - self.active
@@ -66,7 +67,8 @@ class FakeCalls:
         finally:
             self.active -= 1
         codes = {DialOutcome.ANSWERED: 200, DialOutcome.BUSY: 486, DialOutcome.NO_ANSWER: 408}
-        return DialResult(outcome, codes.get(outcome, 500), call_id=f"call-{len(self.dialed)}")
+        return DialResult(outcome, codes.get(outcome, 500), call_id=f"call-{len(self.dialed)}",
+                          reason=self.reasons.get(outcome))
 
     def cannot_dial(self, caller_id: str, trunk: str, flow: str) -> str | None:
         return None if trunk == "provider" else f"no trunk {trunk}"
@@ -152,6 +154,25 @@ async def test_outcomes_retries_and_refusals_follow_the_policy(store: AsyncStore
     assert b1.call_id is not None and b1.call_id.startswith("call-")
     assert b1.decision is not None and b1.decision["reason"] == "ok"
     assert tables.dial_times(C, T0 - timedelta(days=1)) == [T0, T0 + timedelta(hours=1)]
+
+
+async def test_a_machine_s_reason_is_stored_and_its_retries_follow_the_policy(
+        store: AsyncStore) -> None:
+    _setup(store.store, [A], retry={"machine": {"delays_s": [4 * 3600], "max_attempts": 2}})
+    clock = Clock(T0)
+    calls = FakeCalls(clock, {A: [DialOutcome.MACHINE, DialOutcome.MACHINE]},
+                      reasons={DialOutcome.MACHINE: "machine_message_left"})
+    scheduler = _scheduler(store, calls, clock)
+    await _pass(scheduler)
+    clock.advance(4 * 3600)
+    await _pass(scheduler)
+    assert [t for _, t in calls.dialed] == [T0, T0 + timedelta(hours=4)]
+    tables = store.store.campaigns
+    assert [(a.outcome, a.reason) for a in tables.attempts("c1")] == [
+        ("machine", "machine_message_left")] * 2
+    (contact,) = tables.contacts("c1")
+    assert (contact.result, contact.result_detail) == (
+        "machine", "machine_message_left after 2 attempt(s)")
 
 
 async def test_no_consent_blocks_and_outside_the_hours_defers(store: AsyncStore) -> None:
