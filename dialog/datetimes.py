@@ -32,6 +32,11 @@ MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augus
 _MONTH_ALIASES = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
 _ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 _SLASHED = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
+# Words that may stand beside a bare hour ("um, two please"): any other word
+# makes it a sentence with a number in it ("one moment please"), not a time.
+_BARE_TIME_FILLERS = frozenset({"um", "uh", "er", "oh", "well", "so", "please", "okay", "ok",
+                                "maybe", "say", "then", "thanks", "how", "about", "like",
+                                "is", "fine", "good", "works", "great", "perfect"})
 
 
 def _month(token: str) -> int | None:
@@ -279,7 +284,9 @@ def parse_time(text: str, *, bare: bool = True, pm_below: int = 7) -> time | Non
     """The first time of day the caller said, or None.
 
     With ``bare=False`` a lone number ("on the 3 ...") is not taken for an
-    hour: the time needs a minute, am/pm, "o'clock" or a preceding "at".
+    hour: the time needs a minute, am/pm, "o'clock" or a preceding "at". A
+    bare hour ("two") is a time only said alone or with fillers ("two
+    please"): "one moment please" is no time.
     """
     tokens = tokenize(text)
     for i, token in enumerate(tokens):
@@ -310,7 +317,8 @@ def parse_time(text: str, *, bare: bool = True, pm_below: int = 7) -> time | Non
         end = minutes[1] if minutes else hour[1]
         meridiem = _meridiem(tokens, end)
         anchored = minutes or meridiem or after_at
-        if anchored or (bare and len(tokens) <= 3):
+        alone = all(t in _BARE_TIME_FILLERS for t in tokens[:i] + tokens[end:])
+        if anchored or (bare and alone):
             return _clock(hour[0], minutes[0] if minutes else 0,
                           meridiem[0] if meridiem else None, pm_below)
     digits = "".join(t for t in tokens if t.isdigit())

@@ -40,6 +40,7 @@ def _value(heard: Heard) -> object:
     ("not_found", "I want to talk to a person", "agent"),
     ("confirm_cancel", "Not really.", False),
     ("confirm_cancel", "nope", False),
+    ("ask_time", "One moment please.", None),
     # The main menu.
     ("main_menu", "Keep an eye on him.", None),
     ("main_menu", "One moment please.", None),

@@ -100,6 +100,9 @@ def test_dates(text: str, day: date | None) -> None:
     ("1030 in the morning", time(10, 30)), ("at to thirty", time(14, 30)),
     ("at too p.m.", time(14, 0)), ("I want to come at 3", time(15, 0)),
     ("sometime", None), ("I want to come", None),
+    # A bare hour only alone or with fillers: a sentence with a number is no time.
+    ("two please", time(14, 0)), ("um, two is fine", time(14, 0)),
+    ("one moment please", None), ("give me one second", None), ("I have two kids", None),
 ])
 def test_times(text: str, at: time | None) -> None:
     assert parse_time(text) == at
