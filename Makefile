@@ -26,6 +26,7 @@ bench:
 	-.venv/bin/python bench/voice_latency.py --load
 	-.venv/bin/python bench/barge_in.py
 	-.venv/bin/python bench/escalation.py
+	-.venv/bin/python bench/end_of_turn.py
 	-.venv/bin/python bench/out_of_grammar.py
 	-.venv/bin/python bench/agent_connect.py
 	-.venv/bin/python bench/dnc_lookup.py

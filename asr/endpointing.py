@@ -173,6 +173,11 @@ class Endpointer:
         return len(self._audio) * self.frame_ms if self._open else 0
 
     @property
+    def speech_ms(self) -> int:
+        """Voiced time of the open utterance so far (pauses left out)."""
+        return self._voiced_frames * self.frame_ms if self._open else 0
+
+    @property
     def trailing_silence_ms(self) -> int:
         return self._silence_frames * self.frame_ms if self._open else 0
 
@@ -301,3 +306,17 @@ def looks_complete(text: str) -> bool:
     if stripped[-1] in "?!":
         return bool(words)
     return bool(words) and words[-1] not in _CONTINUATIONS
+
+
+def trails_off(text: str) -> bool:
+    """True when a transcript stops on a word that asks for more ("my",
+    "and", "the", "um"), with or without a trailing comma or full stop.
+
+    A question or exclamation never trails off; empty text does not either
+    (it says nothing either way).
+    """
+    stripped = text.strip()
+    if not stripped or stripped[-1] in "?!":
+        return False
+    words = _WORD.findall(stripped.lower())
+    return bool(words) and words[-1] in _CONTINUATIONS

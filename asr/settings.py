@@ -28,6 +28,19 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EndOfTurnSettings(_Section):
+    """Whether a turn is over, judged from the caller's voice at the first pause
+    (:mod:`asr.end_of_turn`); the transcript's punctuation decides when off."""
+
+    enabled: bool = True
+    # Probability of "finished" at or above which the short end silence applies.
+    threshold: float = Field(0.5, gt=0, lt=1)
+    # smart-turn v3 ONNX file; None: the one the pipecat-ai package ships.
+    model: Path | None = None
+    # onnxruntime threads per decision (one decision per pause).
+    threads: int = Field(1, ge=1)
+
+
 class AsrSettings(_Section):
     """The recognizer, the VAD and the default endpointing of a node."""
 
@@ -68,6 +81,7 @@ class AsrSettings(_Section):
     # otherwise hangs on ~100 ms past the speech); null: webrtcvad alone.
     vad_energy_floor_dbfs: float | None = Field(-55.0, le=0)
     endpointing: EndpointerConfig = EndpointerConfig()
+    end_of_turn: EndOfTurnSettings = EndOfTurnSettings()
 
     @model_validator(mode="after")
     def _temperatures(self) -> AsrSettings:

@@ -17,11 +17,18 @@ wait for the endpointer: it starts the utterance's final recognition right
 away (a *speculative final*, decoded like any final). If the caller stays
 silent until the utterance ends, that result is the Final, so the final
 usually costs nothing after the end of speech; if the caller speaks again,
-it is dropped and the next pause speculates again. The speculative text
-also tells the endpointer whether the answer looks finished
-(:func:`asr.endpointing.looks_complete`), which picks the short or the
-long end silence. A hint from recognition holds only while the caller
-stays silent; the dialog may instead set its own with
+it is dropped and the next pause speculates again.
+
+Whether the answer is finished picks the short or the long end silence.
+With a :class:`asr.end_of_turn.TurnDecisions` (the node's default), the
+caller's voice decides at that same pause: the end-of-turn model hears the
+utterance so far (off the loop, one decision per pause), and the
+speculative text only keeps the turn open when it stops on a word that asks
+for more (:func:`asr.end_of_turn.decide`); an answer with less voice than
+``short_answer_ms`` is finished without asking the model. Without one, the
+speculative text's punctuation decides
+(:func:`asr.endpointing.looks_complete`). A hint holds only while the
+caller stays silent; the dialog may instead set its own with
 :meth:`UtteranceStream.set_complete_hint`.
 
 Every utterance the endpointer ends is also handed, raw, to
@@ -40,9 +47,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
 
+from asr.end_of_turn import TurnDecisions, decide, turn_decisions
 from asr.endpointing import (
     Endpointer,
     EndpointerConfig,
@@ -51,6 +59,7 @@ from asr.endpointing import (
     UtteranceEnded,
     VoiceOnset,
     looks_complete,
+    trails_off,
 )
 from asr.settings import AsrSettings
 from asr.vad import VoiceActivityDetector
@@ -101,13 +110,18 @@ _CLOSED = object()
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Speculation:
-    """A final started at a pause of utterance `utterance`, `covered_ms` long."""
+    """A final started at a pause of utterance `utterance`, `covered_ms` long,
+    and what is known so far about whether the turn ended there."""
 
     utterance: int
     covered_ms: int
-    task: asyncio.Task[Transcript | None]
+    short: bool
+    task: asyncio.Task[Transcript | None] = field(repr=False)
+    text: str | None = None
+    probability: float | None = None
+    judging: bool = False  # an end-of-turn decision is under way
 
 
 class UtteranceStream:
@@ -118,8 +132,10 @@ class UtteranceStream:
                  vad: FrameClassifier | None = None, vad_aggressiveness: int = 2,
                  vad_energy_floor_dbfs: float | None = -55.0,
                  frame_ms: int = 20, partial_interval_ms: int = 600,
-                 pause_probe_ms: int = 160, max_events: int = 64) -> None:
+                 pause_probe_ms: int = 160, max_events: int = 64,
+                 turns: TurnDecisions | None = None) -> None:
         self.rate = rate
+        self._turns = turns
         self._recognizer = recognizer
         self._vad = vad or VoiceActivityDetector(rate, aggressiveness=vad_aggressiveness,
                                                  frame_ms=frame_ms,
@@ -150,12 +166,15 @@ class UtteranceStream:
     @classmethod
     def from_settings(cls, recognizer: Recognizer, rate: int,
                       settings: AsrSettings) -> UtteranceStream:
-        """A stream with the node's VAD, endpointing and partial settings."""
+        """A stream with the node's VAD, endpointing, partial and end-of-turn
+        settings (the node's one end-of-turn model: loaded on first use, so
+        load it at start-up with :func:`asr.end_of_turn.turn_decisions`)."""
         return cls(recognizer, rate, config=settings.endpointing,
                    vad_aggressiveness=settings.vad_aggressiveness,
                    vad_energy_floor_dbfs=settings.vad_energy_floor_dbfs,
                    partial_interval_ms=settings.partial_interval_ms,
-                   pause_probe_ms=settings.pause_probe_ms)
+                   pause_probe_ms=settings.pause_probe_ms,
+                   turns=turn_decisions(settings.end_of_turn))
 
     # -- dialog controls ---------------------------------------------------
 
@@ -296,31 +315,71 @@ class UtteranceStream:
             return
         if (not self._owner_hint and self._speculation is None
                 and self._last_voiced_ms <= covered_ms):
-            self._partial_hint = True
-            self._endpointer.set_complete_hint(looks_complete(result.text))
+            if self._turns is None:
+                self._set_hint(looks_complete(result.text))
+            elif trails_off(result.text):  # the voice decides at the pause
+                self._set_hint(False)
         if result.text:
             self._emit(Partial(result, utterance))
 
     def _speculate(self) -> None:
         endpointer = self._endpointer
         self.speculations += 1
-        task = self._spawn(self._recognize_final(endpointer.utterance_audio, self._hints),
-                           "asr-speculative-final")
-        speculation = _Speculation(self._utterance, endpointer.utterance_ms, task)
+        audio = endpointer.utterance_audio
+        task = self._spawn(self._recognize_final(audio, self._hints), "asr-speculative-final")
+        short = endpointer.speech_ms < endpointer.config.short_answer_ms
+        speculation = _Speculation(self._utterance, endpointer.utterance_ms, short, task)
         self._speculation = speculation
         task.add_done_callback(lambda _: self._speculated(speculation))
+        if self._turns is None:
+            return
+        if short:
+            self._judge(speculation)
+            return
+        speculation.judging = True
+        judge = self._spawn(self._turns.probability(audio, self.rate), "end-of-turn")
+        judge.add_done_callback(lambda done: self._judged(speculation, done))
+
+    def _judged(self, speculation: _Speculation, task: asyncio.Task[float | None]) -> None:
+        """The voice's end-of-turn decision is back."""
+        if task.cancelled():
+            return
+        speculation.judging = False
+        speculation.probability = task.result()
+        self._judge(speculation)
 
     def _speculated(self, speculation: _Speculation) -> None:
-        """A speculative final is back: if the caller is still silent, its
-        text says whether the answer looks finished."""
+        """A speculative final is back: its text is one signal of the end."""
         task = speculation.task
-        if (speculation is not self._speculation or task.cancelled()
-                or task.exception() is not None or not self._endpointer.confirmed):
+        if task.cancelled() or task.exception() is not None:
             return
         result = task.result()
-        if result is not None and not self._owner_hint:
-            self._partial_hint = True
-            self._endpointer.set_complete_hint(looks_complete(result.text))
+        if result is not None:
+            speculation.text = result.text
+            self._judge(speculation)
+
+    def _judge(self, speculation: _Speculation) -> None:
+        """If the caller is still silent at `speculation`'s pause, hint the
+        endpointer with what is known of the end of the turn."""
+        if (speculation is not self._speculation or self._owner_hint
+                or not self._endpointer.confirmed):
+            return
+        text = speculation.text
+        if self._turns is None:
+            if text is not None:
+                self._set_hint(looks_complete(text))
+        elif speculation.judging:
+            if text is not None and trails_off(text):
+                self._set_hint(False)
+        else:
+            complete = decide(speculation.probability, text, self._turns.threshold,
+                              short=speculation.short)
+            if complete is not None:
+                self._set_hint(complete)
+
+    def _set_hint(self, complete: bool) -> None:
+        self._partial_hint = True
+        self._endpointer.set_complete_hint(complete)
 
     async def _recognize_final(self, audio: bytes, hints: tuple[str, ...]
                                ) -> Transcript | None:

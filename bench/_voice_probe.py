@@ -161,6 +161,19 @@ def speculated(self: UtteranceStream, speculation: Any) -> None:
               "hint": self._endpointer._hint})
 
 
+_judged = UtteranceStream._judged
+
+
+@functools.wraps(_judged)
+def judged(self: UtteranceStream, speculation: Any, task: Any) -> None:
+    probe = getattr(self, "_pr", None)
+    _judged(self, speculation, task)
+    if probe is not None:
+        _out({"ev": "judged", **probe["tag"], "t": time.time(),
+              "voided": speculation is not self._speculation,
+              "p": speculation.probability, "hint": self._endpointer._hint})
+
+
 _partial = UtteranceStream._partial
 
 
@@ -305,6 +318,7 @@ UtteranceStream._partial = partial  # type: ignore[method-assign]
 UtteranceStream._end_utterance = end_utterance  # type: ignore[method-assign]
 UtteranceStream._speculate = speculate  # type: ignore[method-assign]
 UtteranceStream._speculated = speculated  # type: ignore[method-assign]
+UtteranceStream._judged = judged  # type: ignore[method-assign]
 CallConversation.__init__ = init  # type: ignore[method-assign]
 CallConversation.say = say  # type: ignore[method-assign]
 CallConversation._barge_in = barge_in  # type: ignore[method-assign]

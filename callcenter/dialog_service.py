@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from asr.end_of_turn import turn_decisions
 from asr.settings import AsrSettings
 from asr.whisper import WhisperRecognizer
 from callcenter.business_records import StoreRecords, seed_records
@@ -77,9 +78,10 @@ class DialogService:
             if added:
                 log.info("seeded %d demo record(s) from %s", added, seed)
         data_dir = self.settings.node.data_dir
-        self.recognizer, self.synthesizer = await asyncio.gather(
+        self.recognizer, self.synthesizer, _ = await asyncio.gather(
             asyncio.to_thread(WhisperRecognizer, self.asr),
-            asyncio.to_thread(PiperSynthesizer, self.tts, data_dir=data_dir))
+            asyncio.to_thread(PiperSynthesizer, self.tts, data_dir=data_dir),
+            asyncio.to_thread(turn_decisions, self.asr.end_of_turn))  # the node's one model
         log.info("flow %r ready (%d states); speech models loaded", self.flow.name,
                  len(self.flow.spec.states))
         self._warming = asyncio.get_running_loop().create_task(self._render_prompts(),
