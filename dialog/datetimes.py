@@ -309,15 +309,17 @@ def parse_time(text: str, *, bare: bool = True, pm_below: int = 7) -> time | Non
             if meridiem or after_at:
                 return _clock(int(token[:-2]), int(token[-2:]),
                               meridiem[0] if meridiem else None, pm_below)
-        # "at two" is often heard as "at to"
-        hour = (2, i + 1) if token in ("to", "too") and after_at else _hour_at(tokens, i)
+        # "at two" is often heard as "at to", an answer's "two thirty" as "to 30"
+        hour = ((2, i + 1) if token in ("to", "too") and (after_at or i == 0)
+                else _hour_at(tokens, i))
         if hour is None or tokens[i - 1:i] in (["the"], ["in"]) or token in ORDINALS:
             continue
         minutes = _minutes_at(tokens, hour[1])
         end = minutes[1] if minutes else hour[1]
         meridiem = _meridiem(tokens, end)
         anchored = minutes or meridiem or after_at
-        alone = all(t in _BARE_TIME_FILLERS for t in tokens[:i] + tokens[end:])
+        alone = all(t in _BARE_TIME_FILLERS or t == token  # "two, two" (Whisper's echo)
+                    for t in tokens[:i] + tokens[end:])
         if anchored or (bare and alone):
             return _clock(hour[0], minutes[0] if minutes else 0,
                           meridiem[0] if meridiem else None, pm_below)

@@ -103,6 +103,8 @@ def test_dates(text: str, day: date | None) -> None:
     # A bare hour only alone or with fillers: a sentence with a number is no time.
     ("two please", time(14, 0)), ("um, two is fine", time(14, 0)),
     ("one moment please", None), ("give me one second", None), ("I have two kids", None),
+    ("two, two,", time(14, 0)),  # Whisper's echo of a lone word
+    ("to 30 in the afternoon.", time(14, 30)), ("to be honest I don't know", None),
 ])
 def test_times(text: str, at: time | None) -> None:
     assert parse_time(text) == at
