@@ -13,7 +13,9 @@ real human speech, telephone band; ``--data``) is put to three questions:
 - ``menu``: the clinic's ``main_menu`` (confirm, cancel, reschedule, or a
   person; "one", "two", "three", "zero" pick the keys' choices);
 - ``digits``: a ``digits`` ask of 1 to 10 digits (an account number); the
-  clinic has none, so the benchmark declares that state itself.
+  clinic has none, so the benchmark declares that state itself;
+- ``time``: the clinic's ``ask_time`` ("And what time on ...?"), where a
+  lone digit is a bare hour ("seven": 7 am) and "zero" is not counted.
 
 Recognition and matching are the live path's, in this process: each clip
 is recognized as a final by :class:`asr.whisper.WhisperRecognizer` with the
@@ -28,15 +30,16 @@ Unrelated (out-of-grammar) utterances per question: the 80 read sentences
 (vctk, arctic, cathy, ljspeech) and the words the question does not ask for:
 "stop" and "go" everywhere, digits to the yes/no question, "no" and the
 digits that are no key of the menu (4 to 9) to the menu, "yes" and "no" to
-the digit slot. Anything but no-match counts as accepted, global intents
-(a person, repeat) included. Two read sentences are answers to a yes/no
+the digit slot and the time. Anything but no-match counts as accepted,
+global intents (a person, repeat) included. Two read sentences are answers to a yes/no
 question ("Yes, sir, I corrected.", "No-sir-ee."): the reference transcript
 begins with a yes or no word. They are reported as ``answer_like`` for the
 yes/no question and the menu, not counted either way.
 
 In-grammar accuracy, so that precision is not bought by deafness: "yes" and
 "no" to the yes/no question (filled with true/false), digits to the digit
-slot (the digit), "yes" and the keys' digits to the menu (their choice).
+slot (the digit) and to the time (the hour), "yes" and the keys' digits to
+the menu (their choice).
 ``in_grammar_accuracy`` is end to end (recognizer and matcher): a word
 Whisper heard as another ("hero" for "zero") or echoed ("two, two," for
 "two", counted in ``in_grammar_echoed``) is a miss there. The matcher's own
@@ -70,6 +73,7 @@ import wave
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +84,7 @@ from _telephone import telephone
 from asr.settings import AsrSettings
 from asr.whisper import WhisperRecognizer
 from callcenter.core.settings import load_settings
+from dialog.datetimes import parse_time
 from dialog.flow import AskSpec, StateSpec
 from dialog.flow_loader import load_flow
 from dialog.intents import FuzzyIntentMatcher, match_dtmf
@@ -97,7 +102,7 @@ RATE = 8000
 TARGET_OOG_SHARE = 0.02
 TARGET_UNDERSTOOD = 0.95
 READ_SETS = frozenset({"vctk", "arctic", "cathy", "ljspeech"})
-QUESTIONS = ("yes_no", "menu", "digits")
+QUESTIONS = ("yes_no", "menu", "digits", "time")
 
 DIGITS_STATE = StateSpec(
     say="Please say your account number.",
@@ -122,6 +127,8 @@ SYNTH_ANSWERS: tuple[tuple[str, str, object], ...] = (
     ("digits", "Seven oh three.", "703"),
     ("menu", "I'd like to cancel.", "cancel"), ("menu", "Reschedule, please.", "reschedule"),
     ("menu", "Confirm.", "confirm"), ("menu", "Can I talk to someone?", "agent"),
+    ("time", "Two thirty in the afternoon.", "14:30:00"), ("time", "Ten a.m.", "10:00:00"),
+    ("time", "At three, please.", "15:00:00"),
 )
 _YES_NO_WORDS = {"yes": True, "no": False}
 
@@ -164,11 +171,16 @@ def expected(question: str, clip: Clip, state: StateSpec) -> object | None:
     """What `clip` must be heard as in `question`: a value, a choice's name,
     None (out of grammar: no-match), or ``...`` (not counted)."""
     if clip.kind == "sentence":
-        return ... if question != "digits" and _answer_like(clip) else None
+        return ... if question in ("yes_no", "menu") and _answer_like(clip) else None
     if question == "yes_no":
         return _YES_NO_WORDS.get(clip.slot) if clip.kind == "word" else None
     if question == "digits":
         return clip.slot if clip.kind == "digit" else None
+    if question == "time":  # a bare hour ("seven"); zero is none, not counted
+        if clip.kind != "digit":
+            return None
+        said = parse_time(clip.transcript)
+        return said.isoformat() if said is not None else ...
     if clip.kind == "digit":
         found = match_dtmf(clip.slot, state_intents(state)[0])
         return found.intent if found else None
@@ -181,7 +193,8 @@ def expected(question: str, clip: Clip, state: StateSpec) -> object | None:
 def _value(heard: Heard) -> object | None:
     """What the turn was taken as: a slot's value, an intent's name, or None."""
     if heard.filled is not None:
-        return heard.filled.value
+        value = heard.filled.value
+        return value.isoformat() if isinstance(value, date | dt_time) else value
     return heard.intent
 
 
@@ -241,7 +254,8 @@ class Bench:
         self.flow = load_flow(CLINIC)
         self.asr = load_settings().section("asr", AsrSettings)
         self.states = {"yes_no": self.flow.spec.states["not_found"],
-                       "menu": self.flow.spec.states["main_menu"], "digits": DIGITS_STATE}
+                       "menu": self.flow.spec.states["main_menu"], "digits": DIGITS_STATE,
+                       "time": self.flow.spec.states["ask_time"]}
         defaults = ListenSettings(endpointing=self.asr.endpointing)
         self.settings = {q: listen_settings(self.flow.spec, s, defaults)
                          for q, s in self.states.items()}
