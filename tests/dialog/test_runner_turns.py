@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +13,8 @@ from dialog.intents import FuzzyIntentMatcher
 from dialog.ports import CallerInput, ListenSettings
 from dialog.runner_turns import Heard, interpret, state_intents
 from dialog.slots import SlotType
-from tests.dialog.test_runner import CLINIC
 
+CLINIC = Path(__file__).resolve().parents[2] / "config" / "flows" / "clinic.yaml"
 DIGITS = StateSpec(say="Your account number?", ask=AskSpec(slot="account", type=SlotType.DIGITS))
 
 
