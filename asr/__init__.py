@@ -8,6 +8,9 @@
   worker pool (finals before partials).
 - :mod:`asr.stream`: :class:`~asr.stream.UtteranceStream`, one call's frames
   in, SpeechStarted / Partial / Final / NoInput out.
+- :mod:`asr.end_of_turn`: whether the caller has finished, from the sound
+  of the utterance's end (smart-turn v3.2 on onnxruntime, once per pause),
+  with the transcript as a second signal.
 - :mod:`asr.settings`: the ``asr:`` settings section.
 - :mod:`asr.prosody`: tone and pace of one utterance from the raw audio
   (pitch, range, spectral tilt, voice quality, speech rate), no ASR.

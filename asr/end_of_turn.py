@@ -26,6 +26,7 @@ import asyncio
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -153,11 +154,19 @@ class TurnDecisions:
         self.threshold = threshold
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="end-of-turn")
 
-    async def probability(self, audio: bytes, rate: int) -> float | None:
-        """P(finished) of `audio`, or None when the detector failed (logged)."""
+    async def probability(self, audio: bytes, rate: int,
+                          wanted: Callable[[], bool] | None = None) -> float | None:
+        """P(finished) of `audio`, or None when the detector failed (logged)
+        or, once its turn on the thread came, `wanted()` said it no longer
+        matters (the caller spoke again): a busy node skips stale work."""
+        def run() -> float | None:
+            if wanted is not None and not wanted():
+                return None
+            return self.detector.probability(audio, rate)
+
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, self.detector.probability, audio, rate)
+            return await loop.run_in_executor(self._pool, run)
         except Exception:
             log.exception("end-of-turn decision failed")
             return None

@@ -337,7 +337,8 @@ class UtteranceStream:
             self._judge(speculation)
             return
         speculation.judging = True
-        judge = self._spawn(self._turns.probability(audio, self.rate), "end-of-turn")
+        judge = self._spawn(self._turns.probability(
+            audio, self.rate, wanted=lambda: speculation is self._speculation), "end-of-turn")
         judge.add_done_callback(lambda done: self._judged(speculation, done))
 
     def _judged(self, speculation: _Speculation, task: asyncio.Task[float | None]) -> None:

@@ -16,7 +16,7 @@ from asr.settings import AsrSettings, EndOfTurnSettings
 from asr.stream import Final
 from asr.vad import VoiceActivityDetector
 from callcenter.core.errors import SettingsError
-from tests.asr.test_stream import FakeRecognizer, Harness, pattern
+from tests.asr.test_stream import RATE, FakeRecognizer, Harness, pattern
 from tests.support.shared_data import shared_path
 
 
@@ -156,3 +156,12 @@ def test_smart_turn_is_the_same_on_wideband_audio(detector: SmartTurnDetector) -
     wide = soxr.resample(np.frombuffer(pcm, "<i2"), 8000, 16000).astype("<i2").tobytes()
     assert detector.probability(wide, 16000) == pytest.approx(
         detector.probability(pcm, 8000), abs=0.15)
+
+
+async def test_a_decision_no_longer_wanted_is_skipped() -> None:
+    detector = FixedDetector(0.9)
+    turns = TurnDecisions(detector, 0.5)
+    assert await turns.probability(b"\x00" * 320, RATE, wanted=lambda: False) is None
+    assert await turns.probability(b"\x00" * 320, RATE, wanted=lambda: True) == 0.9
+    turns.close()
+    assert detector.calls == 1
