@@ -28,6 +28,12 @@ def test_values_and_endpointing() -> None:
     assert config.end_silence_ms_incomplete == EndpointerConfig().end_silence_ms_incomplete
 
 
+def test_a_bare_yaml_off_is_off() -> None:
+    """YAML reads `bias: off` as false; it means "off"."""
+    settings = asr_settings({"bias": False, "partials": False})
+    assert (settings.bias, settings.partials) == ("off", "off")
+
+
 @pytest.mark.parametrize(("raw", "named"), [
     ({"window_s": 3}, "asr.window_s"),
     ({"workers": 0}, "asr.workers"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import time
+import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from asr.whisper import WhisperRecognizer, collapse_repetitions
 from callcenter.core.errors import SettingsError
 from callcenter.core.speech import Recognizer
 from tests.asr.speech import frames, normalized, say, silence
+from tests.support.shared_data import shared_path
 
 # Deterministic piper speech that tiny.en gets right at 8 kHz ("I want to
 # talk to an agent" comes back as "I went to talk ...").
@@ -38,17 +42,25 @@ async def test_finals_at_8k(recognizer: WhisperRecognizer, text: str) -> None:
     assert result.audio_seconds > 1 and result.compute_seconds > 0
 
 
-async def test_16k_espeak_and_hints(recognizer: WhisperRecognizer) -> None:
+@pytest.fixture(scope="module")
+def hotwords() -> Iterator[WhisperRecognizer]:
+    """A recognizer that biases towards the hints (``asr.bias: hotwords``)."""
+    rec = WhisperRecognizer(AsrSettings(bias="hotwords", workers=1))
+    yield rec
+    rec.close()
+
+
+async def test_16k_espeak_and_hints(hotwords: WhisperRecognizer) -> None:
     audio = say("I want to talk to an agent.", 16000, engine="espeak")
-    result = await recognizer.transcribe(audio, 16000, final=True,
-                                         hints=["agent", "appointment", "yes", "no"])
+    result = await hotwords.transcribe(audio, 16000, final=True,
+                                       hints=["agent", "appointment", "yes", "no"])
     assert result is not None
     assert normalized(result.text) == "i want to talk to an agent"
 
 
-async def test_long_hints_are_cut_to_fit(recognizer: WhisperRecognizer) -> None:
+async def test_long_hints_are_cut_to_fit(hotwords: WhisperRecognizer) -> None:
     hints = [f"Customer{i} Surname{i}" for i in range(400)]
-    result = await recognizer.transcribe(say(SENTENCES[1]), 8000, final=True, hints=hints)
+    result = await hotwords.transcribe(say(SENTENCES[1]), 8000, final=True, hints=hints)
     assert result is not None and normalized(result.text) == normalized(SENTENCES[1])
 
 
@@ -164,3 +176,22 @@ async def test_a_stream_fed_frame_by_frame(recognizer: WhisperRecognizer) -> Non
     assert isinstance(final, Final)
     assert normalized(final.transcript.text) == normalized(text)
     assert final.latency_s < 2.0
+
+
+async def test_recorded_yes_and_no_come_back_once(recognizer: WhisperRecognizer) -> None:
+    """Real callers' one-word answers with the state's hints, as a call
+    decodes them: no word comes back repeated (hotword biasing made "yes"
+    "yes yes yes" on these clips)."""
+    data = shared_path("real-speech-en")
+    repeated = []
+    with (data / "manifest.tsv").open(encoding="utf-8") as manifest:
+        rows = [r for r in csv.DictReader(manifest, delimiter="\t") if r["slot"] in ("yes", "no")]
+    for row in rows:
+        with wave.open(str(data / row["file"])) as wav:
+            pcm = wav.readframes(wav.getnframes())
+        result = await recognizer.transcribe(pcm, 8000, final=True,
+                                             hints=["yes", "no", "yeah", "nope", "correct"])
+        assert result is not None
+        if len(normalized(result.text).split()) > 1:
+            repeated.append(result.text)
+    assert len(rows) >= 15 and not repeated, repeated
