@@ -44,6 +44,8 @@ def max_gap_ms(stream: Stream, t0_ns: int, t1_ns: int) -> float:
 
 
 DISTURBED_GAP_MS = 60.0  # a sender stalled this long: the machine was busy
+# A caller speaking over a prompt: by then the engine has stopped talking.
+BARGE_STOP_NS = 700 * NS // 1000
 
 
 def send_jitter(streams: list[Stream]) -> dict[str, Any]:
@@ -110,7 +112,9 @@ def voice_turn(utt: Utterance, caller: Stream, engine: Stream,
     if span is None:
         return {**turn, "invalid": "caller speech not seen on the wire"}
     on, end = span
-    if engine.loud_between(on - NS // 5, end, LOUD_RMS):
+    # Over a prompt, the caller's voice must have stopped it (barge-in) soon.
+    quiet_from = on + BARGE_STOP_NS if utt.kind == "over_prompt" else on - NS // 5
+    if engine.loud_between(quiet_from, end, LOUD_RMS):
         return {**turn, "invalid": "engine spoke during the caller's turn"}
     resp = engine.first_after(end, min_rms=LOUD_RMS, until_ns=end + 15 * NS)
     if resp is None:

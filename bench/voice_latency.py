@@ -34,6 +34,16 @@ and the load average are reported. Experiment knobs: ``--set
 section.key=value`` (merged into the engine's config, e.g.
 ``asr.partial_window_s=10``) and ``--jb`` (the engine's jitter buffer).
 
+``--speech real``: the caller is recorded human speech
+(shared/testdata/real-speech-en, bench/_real_speech.py) and the engine runs
+bench/flows/yes_no.yaml, a yes/no question asked again after every answer.
+Turns alternate between an expected answer (a recorded "yes" or "no") and
+an unexpected one (a recorded "stop", "go", digit or short read sentence:
+a no-match reprompt), and every third turn starts 0.5 s into the engine's
+reply, over the prompt (barge-in; the prompt must stop within 0.7 s). The
+latency is reported over all turns and per kind (``by_kind``: expected /
+unexpected, after / over the prompt). Same targets.
+
 ``--no-tts-cache`` turns the engine's prompt cache off, so that every reply
 is synthesized (as a prompt with caller-specific words would be); by default
 repeated prompts are cache hits, as static prompts are in production.
@@ -49,12 +59,14 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import yaml
 from _caller import BenchCall, CallerNode, Utterance, remote_rtp_port, synthesize_phrases
 from _common import ROOT, json_stdout, run_measurement, setup_logging, write_result
+from _real_speech import Clip, load_clips
 from _rtp_energy import RtpEnergyCapture
 from _voice_wire import probe_events, send_jitter, summary, voice_turn
 
@@ -80,6 +92,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PARTS = ("rx_path", "max_feed_gap", "end_silence", "asr_final", "asr_compute",
          "partial_overlap", "speculative_back", "dialog", "tts_first", "clock_wait",
          "send_path", "leading_silence")
+
+OVER_PROMPT_EVERY = 3  # real speech: every third turn starts over the engine's reply
+OVER_PROMPT_AFTER_S = 0.5
+REAL_MAX_S = 3.5  # real speech: unexpected sentences at most this long
 
 FIRST = "Reschedule, please."
 REPEATS = ["Could you say that again?", "Sorry, can you repeat that?"]
@@ -157,10 +173,65 @@ async def converse(call: BenchCall, pcm: dict[str, bytes], turns: int, quiet_s: 
     return "done"
 
 
-async def drive(uri: str, pcm: dict[str, bytes], args: argparse.Namespace,
-                engine_pid: int, result: dict[str, Any], deadline: float
-                ) -> tuple[list[Utterance], dict[int, int]]:
-    """Run the calls; returns the utterances and each call's engine RTP port."""
+def real_turns(clips: list[Clip]) -> list[tuple[Clip, bool]]:
+    """(clip, expected) in the order a call says them: a recorded yes/no,
+    then something else, and so on."""
+    expected = [c for c in clips if c.slot in ("yes", "no")]
+    other = [c for c in clips if c.slot not in ("yes", "no") and c.seconds <= REAL_MAX_S]
+    turns = []
+    for n in range(max(len(expected), len(other))):
+        turns.append((expected[n % len(expected)], True))
+        turns.append((other[(7 * n) % len(other)], False))  # a mix of sets
+    return turns
+
+
+async def converse_real(call: BenchCall, turns: list[tuple[Clip, bool]], count: int,
+                        quiet_s: float, log_to: list[Utterance],
+                        ready: asyncio.Barrier | None = None, deadline: float = float("inf"),
+                        offset_s: float = 0.0) -> str:
+    """The first prompt, then `count` turns of recorded speech (see the module's
+    docstring); how the call ended."""
+    if not await call.wait_prompt_end(0, quiet_s, 45):
+        return "no first prompt"
+    if ready is not None:
+        await ready.wait()
+        await asyncio.sleep(offset_s)
+    start = 11 * call.index  # calls say different clips
+    for n in range(count):
+        if call.ended:
+            return "engine hung up"
+        if time.monotonic() > deadline:
+            return "time budget"
+        clip, expected = turns[(start + n) % len(turns)]
+        over = n % OVER_PROMPT_EVERY == OVER_PROMPT_EVERY - 1
+        queued, played = call.say(clip.pcm)
+        log_to.append(Utterance(call.index, "over_prompt" if over else "turn",
+                                clip.transcript, queued, clip.seconds,
+                                {"expected": expected, "file": clip.file}))
+        await played
+        mark = call.mark
+        if (n + 1) % OVER_PROMPT_EVERY == OVER_PROMPT_EVERY - 1:
+            if await call.wait_speech(mark, 30) is None:
+                return "engine hung up" if call.ended else "no reply"
+            await asyncio.sleep(OVER_PROMPT_AFTER_S)
+        elif not await call.wait_prompt_end(mark, quiet_s, 30):
+            return "engine hung up" if call.ended else "no reply"
+    return "done"
+
+
+async def drive(uri: str, pcm: dict[str, bytes], real: list[tuple[Clip, bool]] | None,
+                args: argparse.Namespace, engine_pid: int, result: dict[str, Any],
+                deadline: float) -> tuple[list[Utterance], dict[int, int]]:
+    """Run the calls; returns the utterances and each call's engine RTP port.
+    `real`: the recorded turns of ``--speech real`` (else `pcm`'s phrases)."""
+
+    def converse_any(call: BenchCall, count: int, log_to: list[Utterance],
+                     ready: asyncio.Barrier | None = None, until: float = float("inf"),
+                     offset_s: float = 0.0) -> Coroutine[Any, Any, str]:
+        if real is not None:
+            return converse_real(call, real, count, args.quiet, log_to, ready, until, offset_s)
+        return converse(call, pcm, count, args.quiet, log_to, ready, until, offset_s)
+
     node = CallerNode(CALLER_RTP, RTP_RANGE)
     await node.start()
     said: list[Utterance] = []
@@ -174,8 +245,8 @@ async def drive(uri: str, pcm: dict[str, bytes], args: argparse.Namespace,
                     continue
                 call = await node.dial(uri)
                 ports[call.index] = remote_rtp_port(call.call) or 0
-                endings.append(await converse(call, pcm, args.turns, args.quiet, said,
-                                              deadline=deadline - 15))
+                endings.append(await converse_any(call, args.turns, said,
+                                                  until=deadline - 15))
                 await call.hangup()
                 await asyncio.sleep(0.5)
         else:
@@ -190,8 +261,8 @@ async def drive(uri: str, pcm: dict[str, bytes], args: argparse.Namespace,
             # Unless --lockstep, the calls' turns are spread over a turn's length
             # (about 8 s): answers arrive at random times, as on a real line.
             spread = 0.0 if args.lockstep else 8.0 / slots
-            tasks = [asyncio.create_task(converse(c, pcm, args.load_turns, args.quiet, said,
-                                                  barrier, deadline - 15, i * spread))
+            tasks = [asyncio.create_task(converse_any(c, args.load_turns, said, barrier,
+                                                      deadline - 15, i * spread))
                      for i, c in enumerate(calls)]
             async with asyncio.timeout(60):
                 await barrier.wait()
@@ -231,12 +302,21 @@ def analyse(said: list[Utterance], ports: dict[int, int], capture: RtpEnergyCapt
             turns.append({"call": utt.call, "invalid": f"no single caller stream ({peers})"})
             continue
         caller_port = peers.pop()
-        turns.append(voice_turn(utt, capture.stream(caller_port, engine_port),
-                                capture.stream(engine_port, caller_port), events, caller_port))
+        turn = voice_turn(utt, capture.stream(caller_port, engine_port),
+                          capture.stream(engine_port, caller_port), events, caller_port)
+        if "expected" in utt.extra:
+            turn.update(expected=utt.extra["expected"], over_prompt=utt.kind == "over_prompt")
+        turns.append(turn)
     good = [t for t in turns if "latency_ms" in t]
     out: dict[str, Any] = {"turns_measured": len(good),
                            "turns_invalid": len(turns) - len(good)}
     out["latency_ms"] = summary([t["latency_ms"] for t in good])
+    if any("expected" in t for t in good):
+        out["by_kind"] = {
+            f"{'expected' if exp else 'unexpected'}_{'over' if over else 'after'}_prompt":
+                summary([t["latency_ms"] for t in good
+                         if t.get("expected") == exp and t.get("over_prompt") == over])
+            for exp in (True, False) for over in (False, True)}
     out["first_audio_ms"] = summary([t["first_audio_ms"] for t in good])
     # Turns during which a sender (caller or engine) stalled > 60 ms: the shared
     # machine was busy with something else; shown apart, not dropped.
@@ -279,7 +359,12 @@ def _compact(turn: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     started = time.monotonic()
     deadline = started + args.budget
-    pcm = synthesize_phrases([FIRST, *REPEATS])
+    real = real_turns(load_clips()) if args.speech == "real" else None
+    pcm = {} if real else synthesize_phrases([FIRST, *REPEATS])
+    extra = parse_sets(args.set)
+    if real:
+        extra.setdefault("engine", {}).update(flow="yes_no",
+                                              flows_dir=str(ROOT / "bench" / "flows"))
     capture: RtpEnergyCapture | None = None
     engine: EngineProcess | None = None
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as d:
@@ -287,11 +372,11 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             capture = RtpEnergyCapture([(ENGINE_RTP, ENGINE_RTP + RTP_RANGE),
                                         (CALLER_RTP, CALLER_RTP + RTP_RANGE)])
             engine = start_engine(Path(d), not args.plain, not args.no_tts_cache,
-                                  jitter_buffer=args.jb, extra=parse_sets(args.set))
+                                  jitter_buffer=args.jb, extra=extra)
             assert engine.proc is not None
             result["engine_start_s"] = round(time.monotonic() - started, 1)
-            said, ports = asyncio.run(drive(engine.uri("100"), pcm, args, engine.proc.pid,
-                                            result, deadline))
+            said, ports = asyncio.run(drive(engine.uri("100"), pcm, real, args,
+                                            engine.proc.pid, result, deadline))
             time.sleep(0.3)
             result.update(analyse(said, ports, capture, engine.log))
         finally:
@@ -308,6 +393,8 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--speech", choices=("synthetic", "real"), default="synthetic",
+                    help="what the caller says (see the module's docstring)")
     ap.add_argument("--calls", type=int, default=2, help="calls, one after the other")
     ap.add_argument("--turns", type=int, default=11, help="caller turns per call")
     ap.add_argument("--load", action="store_true", help="all call slots talking at once")
@@ -331,7 +418,7 @@ def main() -> int:
     setup_logging()
     started = time.monotonic()
     result: dict[str, Any] = {"bench": "voice_latency", "mode": "load" if args.load else "serial",
-                              "tts_cache": not args.no_tts_cache}
+                              "speech": args.speech, "tts_cache": not args.no_tts_cache}
     if args.jb:
         result["jitter_buffer_ms"] = args.jb
     if args.set:
@@ -352,8 +439,9 @@ def main() -> int:
         result["error"] = error
     result["loadavg_1m_end"] = os.getloadavg()[0]
     result["elapsed_s"] = round(time.monotonic() - started, 1)
-    head = ["bench", "mode", "turns_measured", "latency_ms", "target_p50_ms", "target_p95_ms",
-            "engine_cpu_pct", "engine_cpu_pct_per_conversation", "pass", "breakdown_ms"]
+    head = ["bench", "mode", "speech", "turns_measured", "latency_ms", "target_p50_ms",
+            "target_p95_ms", "engine_cpu_pct", "engine_cpu_pct_per_conversation", "pass",
+            "by_kind", "breakdown_ms"]
     write_result(out, result, head)
     return 0 if ok else 1
 
