@@ -159,6 +159,13 @@ class Endpointer:
         return self._open
 
     @property
+    def voice_active(self) -> bool:
+        """True while the caller's voice is on: an onset reported (the
+        barge-in signal) and not yet followed by a silent start window, or
+        an utterance open."""
+        return self._open or self._onset_reported
+
+    @property
     def confirmed(self) -> bool:
         """True once the open utterance has been reported as SpeechStarted."""
         return self._open and self._confirmed

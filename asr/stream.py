@@ -208,6 +208,11 @@ class UtteranceStream:
         return self._endpointer.config
 
     @property
+    def caller_talking(self) -> bool:
+        """True from a voice onset (the barge-in signal) until the voice stops."""
+        return self._endpointer.voice_active
+
+    @property
     def in_speech(self) -> bool:
         """True while a confirmed utterance is open."""
         return self._endpointer.confirmed

@@ -44,8 +44,10 @@ def max_gap_ms(stream: Stream, t0_ns: int, t1_ns: int) -> float:
 
 
 DISTURBED_GAP_MS = 60.0  # a sender stalled this long: the machine was busy
-# A caller speaking over a prompt: by then the engine has stopped talking.
+# A caller speaking over a prompt: by then the engine has stopped talking,
+# for at least BARGE_GAP_NS (a pause inside the prompt is shorter).
 BARGE_STOP_NS = 700 * NS // 1000
+BARGE_GAP_NS = 250 * NS // 1000
 
 
 def send_jitter(streams: list[Stream]) -> dict[str, Any]:
@@ -104,6 +106,16 @@ def _speech_span(caller: Stream, utt: Utterance, rms: float = LOUD_RMS
     return (loud[0], loud[-1]) if loud else None
 
 
+def _silence_start(engine: Stream, t0: int, t1: int, gap_ns: int) -> int | None:
+    """When the engine's first silence of at least `gap_ns` after `t0` began."""
+    previous = t0
+    for t in engine.loud_between(t0, t1, LOUD_RMS):
+        if t - previous >= gap_ns:
+            return previous
+        previous = t
+    return previous if t1 - previous >= gap_ns else None
+
+
 def voice_turn(utt: Utterance, caller: Stream, engine: Stream,
                events: list[dict[str, Any]], caller_port: int) -> dict[str, Any]:
     """Voice-to-voice latency of one caller turn, with the engine's breakdown."""
@@ -112,11 +124,18 @@ def voice_turn(utt: Utterance, caller: Stream, engine: Stream,
     if span is None:
         return {**turn, "invalid": "caller speech not seen on the wire"}
     on, end = span
-    # Over a prompt, the caller's voice must have stopped it (barge-in) soon.
-    quiet_from = on + BARGE_STOP_NS if utt.kind == "over_prompt" else on - NS // 5
-    if engine.loud_between(quiet_from, end, LOUD_RMS):
+    reply_from = end
+    if utt.kind == "over_prompt":
+        # The caller's voice must have stopped the prompt (barge-in): the
+        # engine falls silent within BARGE_STOP_NS of the onset, and its
+        # reply is its first speech after that silence and the caller's end.
+        stopped = _silence_start(engine, on, end + 15 * NS, BARGE_GAP_NS)
+        if stopped is None or stopped > on + BARGE_STOP_NS:
+            return {**turn, "invalid": "the prompt went on over the caller"}
+        reply_from = max(end, stopped)
+    elif engine.loud_between(on - NS // 5, end, LOUD_RMS):
         return {**turn, "invalid": "engine spoke during the caller's turn"}
-    resp = engine.first_after(end, min_rms=LOUD_RMS, until_ns=end + 15 * NS)
+    resp = engine.first_after(reply_from, min_rms=LOUD_RMS, until_ns=end + 15 * NS)
     if resp is None:
         return {**turn, "invalid": "no engine speech within 15 s"}
     audio = engine.first_after(end, min_peak=0.5, until_ns=resp) or resp

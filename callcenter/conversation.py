@@ -100,6 +100,7 @@ class CallConversation:
         self._speaking = False
         self._barge_allowed = True
         self._barged = asyncio.Event()
+        self._talking_over = False  # the voice that last barged in is still on
         self._listening = False
         self._on_partial = on_partial
         self._queues = queues
@@ -184,6 +185,7 @@ class CallConversation:
             self._digits.put_nowait(digit)
 
     def _barge_in(self, why: str) -> None:
+        self._talking_over = why == "speech"
         self.call.stop_audio()
         self._barged_at = time.monotonic()
         self._barged.set()
@@ -195,9 +197,19 @@ class CallConversation:
         What the caller heard of it is :attr:`last_prompt` afterwards."""
         self._barged.clear()
         self._barge_allowed = barge_in
-        self._speaking = True
         playback = PromptPlayback(text, split_sentences(text), self.rate)
         started_at = utcnow()
+        self._talking_over = self._talking_over and self.stream.caller_talking
+        if barge_in and self._talking_over:
+            # The caller's voice that stopped the prompt before goes on (a
+            # "say, then go on" state): this one yields at once too, rather
+            # than play over them.
+            self._barged_at = time.monotonic()
+            self._barged.set()
+            self.last_prompt = playback.played("barge_in", self._barged_at, started_at,
+                                               started_at)
+            return
+        self._speaking = True
         previous: asyncio.Future[bool] | None = None
         whole = False
         try:

@@ -12,12 +12,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from asr.settings import AsrSettings
 from callcenter.conversation import CallConversation
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Transcript
+from tests.asr.speech import frames, say
 
 RATE = 8000
 SENTENCE_S = 0.3
@@ -141,3 +143,31 @@ async def test_a_hang_up_cuts_the_prompt_and_it_is_still_kept(
     assert heard.played_s == pytest.approx(SENTENCE_S * 0.5, abs=0.1)
     assert heard.text in ("Welcome", "Welcome to", "Welcome to the")
     assert heard.data()["full_text"] == TEXT
+
+
+async def test_a_voice_that_barged_in_is_not_talked_over_by_the_next_prompt(
+        talk: tuple[CallConversation, FakeCall]) -> None:
+    """A "say, then go on" state: the caller's answer stopped its prompt; the
+    next state's prompt must not start over them while they go on."""
+    conversation, call = talk
+    voice = frames(say("Yes, I would like that very much, thank you.", RATE), RATE)
+    loud = [np.abs(np.frombuffer(f, dtype="<i2")).max() > 2000 for f in voice]
+    speech = voice[loud.index(True):]  # from its onset
+    saying = asyncio.create_task(conversation.say(TEXT, barge_in=True))
+    await asyncio.sleep(SENTENCE_S * 0.5)
+    for frame in speech[:15]:  # 300 ms of voice: the barge-in signal
+        conversation.stream.feed(frame)
+    await asyncio.wait_for(saying, 2)
+    first = conversation.take_prompt(TEXT)
+    assert first is not None and first.cut == "barge_in"
+
+    await asyncio.wait_for(conversation.say("Please say yes or no.", barge_in=True), 0.1)
+    yielded = conversation.take_prompt()
+    assert yielded is not None and (yielded.cut, yielded.played_s) == ("barge_in", 0.0)
+
+    for frame in speech[15:] + [bytes(2 * RATE // 50)] * 75:  # the rest, then 1.5 s of silence
+        conversation.stream.feed(frame)
+    assert not conversation.stream.caller_talking
+    await conversation.say("Please say yes or no.", barge_in=True)
+    whole = conversation.take_prompt()
+    assert whole is not None and whole.cut is None  # a voice that has stopped: played
