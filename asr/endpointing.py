@@ -271,6 +271,8 @@ class Endpointer:
         self._open = False
         self._confirmed = False
         self._audio = []
+        if not max_length:
+            self._onset_reported = False  # ended by silence: the voice has stopped
 
     def _check_no_input(self, events: list[EndpointEvent]) -> None:
         timeout = self.config.no_input_timeout_ms

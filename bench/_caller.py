@@ -162,11 +162,13 @@ class BenchCall:
 class CallerNode:
     """A pjsua2 endpoint dialling from `from_user`, RTP in [rtp_port, +range)."""
 
-    def __init__(self, rtp_port: int, rtp_range: int, from_user: str = "100") -> None:
+    def __init__(self, rtp_port: int, rtp_range: int, from_user: str = "100",
+                 max_calls: int = 4) -> None:
+        """`max_calls` above 4 needs the dense pjsua2 build."""
         self.settings = load_settings(overrides={
             "sip.host": "127.0.0.1", "sip.port": 0, "sip.rtp_port": rtp_port,
             "sip.rtp_port_range": rtp_range, "sip.trunks": [], "sip.local_user": from_user,
-            "sip.media_timeout_s": 30})
+            "sip.media_timeout_s": 30, "sip.max_calls": max_calls})
         self.node: SipNode | None = None
         self.calls: list[BenchCall] = []
 

@@ -232,7 +232,7 @@ async def drive(uri: str, pcm: dict[str, bytes], real: list[tuple[Clip, bool]] |
             return converse_real(call, real, count, args.quiet, log_to, ready, until, offset_s)
         return converse(call, pcm, count, args.quiet, log_to, ready, until, offset_s)
 
-    node = CallerNode(CALLER_RTP, RTP_RANGE)
+    node = CallerNode(CALLER_RTP, RTP_RANGE, max_calls=max(4, args.load_calls))
     await node.start()
     said: list[Utterance] = []
     ports: dict[int, int] = {}

@@ -162,6 +162,7 @@ class CallConversation:
                 if self._speaking and self._barge_allowed:
                     self._barge_in("speech")
             elif isinstance(event, Final):
+                self._talking_over = False
                 if self._listening or self._barged.is_set():
                     text = event.transcript.text.strip()
                     voice = await self.agitation.voice_until(event.utterance)

@@ -165,9 +165,17 @@ async def test_a_voice_that_barged_in_is_not_talked_over_by_the_next_prompt(
     yielded = conversation.take_prompt()
     assert yielded is not None and (yielded.cut, yielded.played_s) == ("barge_in", 0.0)
 
-    for frame in speech[15:] + [bytes(2 * RATE // 50)] * 75:  # the rest, then 1.5 s of silence
+    silence = bytes(2 * RATE // 50)
+    for frame in speech[15:]:
         conversation.stream.feed(frame)
-    assert not conversation.stream.caller_talking
+    ended = False
+    for _ in range(75):  # up to 1.5 s of silence: the utterance ends in it
+        conversation.stream.feed(silence)
+        if not conversation.stream.in_speech:
+            ended = True
+            break
+    # The very frame that ended the utterance: the voice is no longer on.
+    assert ended and not conversation.stream.caller_talking
     await conversation.say("Please say yes or no.", barge_in=True)
     whole = conversation.take_prompt()
     assert whole is not None and whole.cut is None  # a voice that has stopped: played
