@@ -190,7 +190,10 @@ def parse_digit_answer(text: str) -> str | None:
     digit.
     """
     tokens = tokenize(text)
-    digits = sum(t.isdigit() or t in _SPOKEN_DIGITS for t in tokens)
+    # A long group Whisper wrote as a numeral ("5551234": an account or phone
+    # number) counts each digit; a shorter one may be a year or an amount.
+    digits = sum(len(t) if t.isdigit() and len(t) >= 5 else t.isdigit() or t in _SPOKEN_DIGITS
+                 for t in tokens)
     if digits == 0:
         return None
     other = sum(not (t.isdigit() or t in _SPOKEN_DIGITS or t in DIGIT_ZERO

@@ -145,6 +145,8 @@ def test_slot_rules(rules: SlotRules, text: str, dtmf: str, result: object) -> N
     ("five oh one", "501"), ("my account number is five five five one two three four",
                              "5551234"),
     ("uh, it's four five one two, thanks", "4512"), ("I think it's four five one two", "4512"),
+    # Whisper wrote the group as a numeral and misheard a filler: its 7 digits count.
+    ("My count number is 5551234.", "5551234"),
     # Sentences with a number in them are no digit string.
     ("one moment please", None), ("It's worth eight dollars.", None),
     ("Seventeen, no, eighteen days ago.", None), ("This is 1880. This is 1880.", None),
