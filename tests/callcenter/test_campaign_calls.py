@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from callcenter.cli import main
-from callcenter.core.store import Store
+from callcenter.core.store import CallRecord, Store
 from tests.sip.test_outbound import Sipp
 from tests.support.audio import tone, write_wav
 from tests.support.processes import EngineProcess
@@ -117,7 +117,7 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
             assert attempt.outcome == "answered" and attempt.sip_code == 200
             assert attempt.dialed_at is not None and attempt.dialed_at >= clock
             assert attempt.decision is not None and attempt.decision["reason"] == "ok"
-            call = store.get_call(attempt.call_id or "")
+            call = await _cdr_answered(store, attempt.call_id or "")
             assert call is not None and call.direction == "outbound" and call.answered_at
         first, second = store.campaigns.attempts("e2e-busy")
         assert (first.sip_code, second.attempt_no, second.sip_code) == (486, 2, 486)
@@ -128,6 +128,18 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
         engine.stop()
         await answering.stop()
         await busy.stop()
+
+
+async def _cdr_answered(store: Store, call_id: str, timeout: float = 10) -> CallRecord | None:
+    """The call's CDR once it shows the answer: the journal writes CDRs
+    behind the attempt's outcome (the scheduler's own write), later on a
+    busy machine."""
+    deadline = time.monotonic() + timeout
+    while (call := store.get_call(call_id)) is None or call.answered_at is None:
+        if time.monotonic() > deadline:
+            return call
+        await asyncio.sleep(0.1)
+    return call
 
 
 async def _answered_calls(store: Store, count: int, timeout: float = 30) -> None:
@@ -144,8 +156,9 @@ async def test_kill_9_mid_campaign_loses_no_attempt_and_dials_none_twice(
                              datetime.min.time(), UTC) + timedelta(hours=15)
     trunk = {"name": "answer", "registrar": f"sip:127.0.0.1:{answering.port}",
              "register": False, "caller_id": CALLER_ID}
-    # A long greeting keeps the answered calls up until the kill.
-    greeting = write_wav(tmp_path / "long.wav", tone(440, 6.0))
+    # A long greeting keeps the answered calls up until the kill (their CDRs
+    # show the answer through the journal, seconds late on a busy machine).
+    greeting = write_wav(tmp_path / "long.wav", tone(440, 10.0))
     engine = EngineProcess(tmp_path / "engine", {
         "sip": {"trunks": [trunk]}, "engine": {"greeting": str(greeting)},
         "outbound": {"poll_s": 0.2, "clock_start": clock.isoformat()}})
