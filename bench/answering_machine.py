@@ -65,13 +65,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, json_stdout, setup_logging, write_result
+from _common import json_stdout, setup_logging, write_result
+from _real_speech import REAL_SPEECH
 
 from callcenter.core.settings import load_settings
 from outbound.answering_machine import AmdDecision, AnsweringMachineDetector, MessageCue, Verdict
 
 log = logging.getLogger("bench.answering_machine")
-DATA = ROOT.parent / "shared" / "testdata" / "real-speech-en"
+DATA = REAL_SPEECH
 RATE = 8000
 FRAME = RATE // 50
 PIPER_GREETINGS = (

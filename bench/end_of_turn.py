@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 from _common import json_stdout, run_measurement, setup_logging, write_result
+from _real_speech import REAL_SPEECH
 
 from asr.end_of_turn import SmartTurnDetector, decide
 from asr.endpointing import looks_complete
@@ -77,7 +78,7 @@ from callcenter.core.settings import load_settings
 log = logging.getLogger("bench.end_of_turn")
 RATE = 8000
 FRAME_MS = 20
-DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real-speech-en"
+DATA = REAL_SPEECH
 TARGET_ACCURACY = 0.90
 
 

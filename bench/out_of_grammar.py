@@ -79,6 +79,7 @@ from typing import Any
 
 import ctranslate2
 from _common import ROOT, json_stdout, run_measurement, setup_logging, write_result
+from _real_speech import REAL_SPEECH
 from _telephone import telephone
 
 from asr.settings import AsrSettings
@@ -96,7 +97,7 @@ from dialog.slots import SlotType
 from tests.asr.speech import say
 
 log = logging.getLogger("bench.out_of_grammar")
-DATA = ROOT.parent / "shared" / "testdata" / "real-speech-en"
+DATA = REAL_SPEECH
 CLINIC = ROOT / "config" / "flows" / "clinic.yaml"
 RATE = 8000
 TARGET_OOG_SHARE = 0.02
