@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,12 @@ async def _cdr_answered(store: Store, call_id: str, timeout: float = 10) -> Call
     return call
 
 
-async def _answered_calls(store: Store, count: int, timeout: float = 30) -> None:
+async def _answered_calls(store: Store, count: int, why: Callable[[], str],
+                          timeout: float = 60) -> None:
+    """Wait (bounded) until `count` CDRs show an answer; `why` explains a timeout."""
     deadline = time.monotonic() + timeout
     while sum(1 for c in store.recent_calls() if c.answered_at) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} calls answered"
+        assert time.monotonic() < deadline, f"fewer than {count} calls answered:\n{why()}"
         await asyncio.sleep(0.1)
 
 
@@ -168,7 +171,9 @@ async def test_kill_9_mid_campaign_loses_no_attempt_and_dials_none_twice(
     store = engine.store()
     try:
         engine.start()
-        await _answered_calls(store, 2)  # max_concurrent_calls: 2
+        await _answered_calls(store, 2, lambda: "\n".join((  # max_concurrent_calls: 2
+            repr(store.campaigns.attempts("e2e-kill")), repr(store.recent_calls()),
+            answering.report(), engine.log[-4000:])))
         engine.kill9()
         assert store.campaigns.counts("e2e-kill")["in_flight"] == 2
         engine.start()  # settles the dead node's attempts, then dials the third contact
