@@ -416,9 +416,12 @@ class SipNode:
             self._calls[call.getId()] = call
             info.from_uri = str(account.getInfo().uri)
             info.sip_call_id = str(call.getInfo().callIdString)
+            # Queued from here, so the loop hears "dialing" before any news the
+            # SIP thread sends about the call (a loopback peer answers at once).
+            self.loop.call_soon_threadsafe(self.observer.on_call_event, sip_call,
+                                           "dialing", {"to": uri})
 
         await self.thread.run(make)
-        self.observer.on_call_event(sip_call, "dialing", {"to": uri})
         timeout = ring_timeout or self.settings.ring_timeout_s
         try:
             await asyncio.wait_for(asyncio.shield(sip_call.answered), timeout)
