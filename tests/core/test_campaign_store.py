@@ -168,3 +168,32 @@ def test_expire_open_closes_what_is_left(store: Store) -> None:
     assert tables.counts("c1")["expired"] == 2 and tables.counts("c1")["in_flight"] == 1
     assert tables.next_due("c1") is None
     tables.finish(busy.id, "answered", T0)
+
+
+def test_a_live_answer_keeps_its_result_and_greeting(store: Store) -> None:
+    tables = store.campaigns
+    numbers = _campaign(store, contacts=2)
+    first, second = tables.claim_due("c1", T0, node="n1", limit=2, max_in_flight=2)
+    assert (first.result, first.result_detail, first.greeted_at, first.abandoned) == (
+        None, None, None, None)
+    for attempt in (first, second):
+        tables.mark_dialing(attempt.id, T0, {"reason": "ok"})
+    greeted = T0 + timedelta(seconds=6, milliseconds=400)
+    assert tables.finish(first.id, "answered", T0 + timedelta(seconds=40), sip_code=200,
+                         result="rescheduled", result_detail="2026-01-20T10:30:00-05:00",
+                         greeted_at=greeted, abandoned=False) is None
+    tables.finish(second.id, "opted_out", T0 + timedelta(seconds=9), sip_code=200,
+                  reason="opt_out_dtmf", result="opted_out", greeted_at=greeted,
+                  abandoned=True)
+    done = {a.number: a for a in tables.attempts("c1")}
+    assert (done[numbers[0]].result, done[numbers[0]].result_detail) == (
+        "rescheduled", "2026-01-20T10:30:00-05:00")
+    assert (done[numbers[0]].greeted_at, done[numbers[0]].abandoned) == (greeted, False)
+    assert (done[numbers[1]].outcome, done[numbers[1]].result, done[numbers[1]].abandoned) == (
+        "opted_out", "opted_out", True)
+    contacts = {c.number: c for c in tables.contacts("c1")}
+    assert (contacts[numbers[0]].result, contacts[numbers[0]].result_detail) == (
+        "rescheduled", "2026-01-20T10:30:00-05:00")
+    assert (contacts[numbers[1]].result, contacts[numbers[1]].result_detail) == (
+        "opted_out", "opt_out_dtmf")
+    assert tables.counts("c1")["opted_out"] == 1

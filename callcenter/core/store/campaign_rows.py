@@ -6,7 +6,9 @@ they are one feature's tables; ``campaign_tables`` is the only writer.
 An attempt row exists from the moment it is scheduled (``next_due``). A node
 claims it in the store (``claimed_at``, ``node``) before any rule check or
 INVITE, stamps ``dialed_at`` just before the INVITE, and closes it with an
-``outcome`` and ``ended_at``; a retry is a new row with the next number.
+``outcome`` and ``ended_at``; a retry is a new row with the next number. A
+live answer also gets ``greeted_at``/``abandoned`` (was the callee greeted
+within 2 s?) and what the flow reached, ``result``/``result_detail``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -102,3 +105,9 @@ class AttemptRow(Base):
     sip_code: Mapped[int | None] = mapped_column(Integer)
     call_id: Mapped[str | None] = mapped_column(String(32))
     ended_at: Mapped[datetime | None]
+    #: What the flow reached with a live person (confirmed, cancelled, rescheduled,
+    #: opted_out, ...), and its detail (e.g. the new time of a reschedule, ISO).
+    result: Mapped[str | None] = mapped_column(String(32))
+    result_detail: Mapped[str | None] = mapped_column(String())
+    greeted_at: Mapped[datetime | None]  # the engine's first words reached the callee
+    abandoned: Mapped[bool | None] = mapped_column(Boolean)  # live, not greeted within 2 s

@@ -49,9 +49,10 @@ if TYPE_CHECKING:
 CAMPAIGN_STATES = ("new", "running", "paused")
 #: How an attempt ended. ``blocked``: the dialing rules refused it (``reason`` says
 #: why); ``unknown``: its node died after the INVITE; ``expired``: the campaign's
-#: active dates ended first.
+#: active dates ended first; ``opted_out``: the callee asked not to be called again
+#: (by key or by voice) and is on the internal DNC list.
 ATTEMPT_OUTCOMES = ("answered", "busy", "no_answer", "machine", "failed", "unknown",
-                    "blocked", "expired")
+                    "blocked", "expired", "opted_out")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 _CAMPAIGN_FIELDS = ("flow", "message_kind", "caller_id", "trunk", "business_name",
                     "callback_number", "max_concurrent", "calls_per_s", "ring_timeout_s",
@@ -151,6 +152,14 @@ class AttemptRecord:
     contact_name: str | None = None
     address_state: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    #: What the flow reached with a live person (confirmed, cancelled,
+    #: rescheduled, opted_out, ...) and its detail (a reschedule's new time).
+    result: str | None = None
+    result_detail: str | None = None
+    #: When the engine's first words reached a live callee, and whether it was
+    #: later than 2 s after the answer (an abandoned call); None when no person.
+    greeted_at: datetime | None = None
+    abandoned: bool | None = None
 
     @classmethod
     def from_rows(cls, row: AttemptRow, contact: ContactRow | None = None) -> AttemptRecord:
@@ -161,7 +170,8 @@ class AttemptRecord:
                    row.call_id, row.ended_at,
                    contact.name if contact else None,
                    contact.address_state if contact else None,
-                   copy.deepcopy(contact.fields) if contact else {})
+                   copy.deepcopy(contact.fields) if contact else {},
+                   row.result, row.result_detail, row.greeted_at, row.abandoned)
 
 
 def _open() -> ColumnElement[bool]:
@@ -368,18 +378,31 @@ class CampaignTables:
                sip_code: int | None = None, reason: str | None = None,
                decision: Mapping[str, Any] | None = None, retry_at: datetime | None = None,
                result_detail: str | None = None,
-               call_id: str | None = None) -> AttemptRecord | None:
+               call_id: str | None = None, result: str | None = None,
+               greeted_at: datetime | None = None,
+               abandoned: bool | None = None) -> AttemptRecord | None:
         """Close an attempt with ``outcome`` (and the CDR id of its call, if one was
         set up); in the same transaction, schedule the next attempt at
         ``retry_at``, or (None) give the contact its final result.
+
+        A live answer brings what its flow reached (``result``, with
+        ``result_detail``) and its greeting (``greeted_at``, ``abandoned``),
+        kept on the attempt. The contact's final result is the flow's
+        ``result`` if there is one, else ``outcome``; its detail is
+        ``result_detail``, else ``reason``.
 
         Returns the new attempt, if one was scheduled.
         """
         choice(outcome, ATTEMPT_OUTCOMES, "attempt outcome")
         aware(at, "at")
+        if greeted_at is not None:
+            aware(greeted_at, "greeted_at")
         with self._store._unit(f"finish attempt {attempt_id}", write=True) as s:
             row = self._claimed(s, attempt_id)
             row.outcome, row.ended_at, row.sip_code, row.reason = outcome, at, sip_code, reason
+            row.greeted_at, row.abandoned = greeted_at, abandoned
+            if result is not None:
+                row.result, row.result_detail = result, result_detail
             if decision is not None:
                 row.decision = dict(decision)
             if call_id is not None:
@@ -387,7 +410,7 @@ class CampaignTables:
             if retry_at is None:
                 contact = s.get(ContactRow, row.contact_id)
                 assert contact is not None
-                contact.result = outcome
+                contact.result = result or outcome
                 contact.result_detail = result_detail or reason
                 return None
             following = AttemptRow(campaign=row.campaign, contact_id=row.contact_id,
@@ -527,12 +550,14 @@ class AsyncCampaignTables:
                      sip_code: int | None = None, reason: str | None = None,
                      decision: Mapping[str, Any] | None = None,
                      retry_at: datetime | None = None, result_detail: str | None = None,
-                     call_id: str | None = None) -> AttemptRecord | None:
+                     call_id: str | None = None, result: str | None = None,
+                     greeted_at: datetime | None = None,
+                     abandoned: bool | None = None) -> AttemptRecord | None:
         """See `CampaignTables.finish`."""
         return await self._async._run(functools.partial(
             self._tables.finish, attempt_id, outcome, at, sip_code=sip_code, reason=reason,
             decision=decision, retry_at=retry_at, result_detail=result_detail,
-            call_id=call_id))
+            call_id=call_id, result=result, greeted_at=greeted_at, abandoned=abandoned))
 
     async def unfinished(self, node: str) -> list[AttemptRecord]:
         """See `CampaignTables.unfinished`."""
