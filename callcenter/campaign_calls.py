@@ -29,6 +29,7 @@ from callcenter.answer_screen import AnswerScreen
 from callcenter.core.call import EndReason, outcome_for_code
 from callcenter.core.call_control import DialOutcome, DialResult, OutboundCall
 from callcenter.core.errors import CallCenterError, CallFailed, CallGone, CapacityError
+from callcenter.core.events import EventBus
 from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore
 from callcenter.dialog_service import DialogService
@@ -233,13 +234,14 @@ def dialer_clock(start: datetime | None) -> Callable[[], datetime]:
 async def start_campaigns(settings: Settings, store: AsyncStore, node: SipNode,
                           dialogs: DialogService | None,
                           greeting: Callable[[int], Awaitable[bytes]], name: str,
-                          gone_nodes: Sequence[str]) -> CampaignScheduler:
+                          gone_nodes: Sequence[str],
+                          events: EventBus | None = None) -> CampaignScheduler:
     """Settle what dead nodes (and this node's earlier life) left claimed, then
-    start dialling the running campaigns."""
+    start dialling the running campaigns; their news goes to ``events``."""
     calls = SipCampaignCalls(node, settings, dialogs, greeting)
     scheduler = CampaignScheduler(store.campaigns, calls, CachedDialFacts(store, settings),
                                   node=name, clock=dialer_clock(settings.outbound.clock_start),
-                                  poll_s=settings.outbound.poll_s)
+                                  poll_s=settings.outbound.poll_s, events=events)
     settled = await scheduler.recover(gone_nodes)
     if settled:
         log.warning("%d campaign attempt(s) left by stopped or dead nodes settled", settled)

@@ -181,7 +181,8 @@ class Engine:
         log.info("node %s taking calls", self.name)
         if s.outbound.enabled:
             self.campaigns = await start_campaigns(s, self.store, self.node, self.dialogs,
-                                                   self._greeting_for, self.name, gone_nodes)
+                                                   self._greeting_for, self.name, gone_nodes,
+                                                   self.bus)
         await self.bus.publish(Event(kind="status", node=self.name, data={
             "status": "started", "sip_port": self.facts.udp_port or self.facts.tcp_port,
             "capacity": self.node.capacity, "pjsua2": self.facts.version}))

@@ -28,6 +28,10 @@ stamped (no INVITE went out) and finishes stamped ones as ``unknown``, which
 the frequency caps count and which is retried only as the policy says
 (``unknown`` follows ``failed`` unless the campaign gives it a rule). No
 attempt is dialled twice: a finished attempt is never claimed again.
+
+Every finished attempt, and every change of a campaign's state this node
+sees (started, paused, resumed, finished), is published on the node's event
+bus (`outbound.campaign_news`), after the store has it.
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from callcenter.core.call_control import DialOutcome, DialResult, OutboundCall, OutboundCalls
-from callcenter.core.store import AsyncCampaignTables, AttemptRecord
+from callcenter.core.events import EventBus
+from callcenter.core.store import AsyncCampaignTables, AttemptRecord, CampaignRecord
 from compliance.dial_case import DialCase, DialDecision
 from compliance.dial_facts import DialFacts, complete_case
 from compliance.dialing_rules import SNAPSHOT_STALE_OR_MISSING, decide
+from outbound.campaign_news import CampaignNews
 from outbound.campaign_spec import Campaign
 from outbound.next_allowed import TIME_BOUND, next_allowed
 from outbound.pacing import CallPacer
@@ -61,10 +67,12 @@ class CampaignScheduler:
 
     def __init__(self, tables: AsyncCampaignTables, calls: OutboundCalls,
                  facts: Callable[[], DialFacts], *, node: str, clock: Clock,
-                 poll_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 poll_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic,
+                 events: EventBus | None = None) -> None:
         """``facts`` gives the dialing rules' facts (called on a worker thread
         before each check: it may read the store); ``clock`` is the rules'
-        and the store's time (UTC, aware); ``monotonic`` the pacers'."""
+        and the store's time (UTC, aware); ``monotonic`` the pacers';
+        ``events`` the bus the campaign news goes to (None: none is sent)."""
         self.tables = tables
         self.calls = calls
         self.facts = facts
@@ -79,6 +87,9 @@ class CampaignScheduler:
         self._claiming = True
         self._loop_task: asyncio.Task[None] | None = None
         self._warned: set[tuple[str, str]] = set()
+        self.news = CampaignNews(events, node)
+        self._states: dict[str, str] = {}  # each campaign's state at the last pass
+        self._done: set[str] = set()  # campaigns announced finished, until a claim
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -140,8 +151,8 @@ class CampaignScheduler:
                 campaign = campaigns.get(attempt.campaign)
                 retry = None if campaign is None else self._retry_at(
                     campaign, "unknown", attempt.attempt_no, now)
-                await self.tables.finish(attempt.id, "unknown", now, retry_at=retry,
-                                         result_detail=f"node {node} died during the call")
+                await self._finish(attempt, "unknown", now, retry_at=retry,
+                                   result_detail=f"node {node} died during the call")
                 log.warning("attempt %d (%s, %s) was under way on node %s when it died: "
                             "unknown%s", attempt.id, attempt.campaign, attempt.number, node,
                             f", retry at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
@@ -154,7 +165,10 @@ class CampaignScheduler:
         if not self._claiming:
             return pause
         now = self.clock()
-        for record in await self.tables.campaigns(state="running"):
+        for record in await self.tables.campaigns():
+            await self._note_state(record)
+            if record.state != "running":
+                continue
             try:
                 campaign = Campaign.from_record(record)
             except ValueError as exc:
@@ -169,11 +183,28 @@ class CampaignScheduler:
                 if expired:
                     log.info("campaign %s ended (%s): %d attempt(s) expired", campaign.name,
                              campaign.active_until, expired)
+                    self._done.add(campaign.name)
+                    await self.news.state(campaign.name, "running", "finished",
+                                          reason="active_dates_ended", expired=expired,
+                                          detail=f"active until {campaign.active_until}")
                 continue
             if not campaign.is_active(now):
                 continue
             pause = min(pause, await self._claim(campaign, now))
         return pause
+
+    async def _note_state(self, record: CampaignRecord) -> None:
+        """Publish a state change (made by a command, or by another node) seen
+        since the last pass; a campaign's first sight is no change."""
+        seen = self._states.get(record.name)
+        self._states[record.name] = record.state
+        if seen is None or seen == record.state:
+            return
+        change = {"running": "resumed" if seen == "paused" else "started",
+                  "paused": "paused"}.get(record.state, record.state)
+        log.info("campaign %s %s (was %s)", record.name, change, seen)
+        await self.news.state(record.name, record.state, change, changed_at=record.updated_at,
+                              reason="command", detail=f"was {seen}")
 
     async def _claim(self, campaign: Campaign, now: datetime) -> float:
         tick = self.monotonic()
@@ -190,6 +221,8 @@ class CampaignScheduler:
             return self.poll_s if free < 1 else max(pacer.wait(tick), 0.01)
         claimed = await self.tables.claim_due(campaign.name, now, node=self.node, limit=limit,
                                               max_in_flight=campaign.max_concurrent)
+        if claimed:
+            self._done.discard(campaign.name)
         for attempt in claimed:
             pacer.take(tick)
             self._starting += 1
@@ -218,7 +251,8 @@ class CampaignScheduler:
                     pacer.refund()  # nothing was dialled: the pace is for dials
                 await self._refused(campaign, attempt, case, decision, trail)
                 return
-            await self.tables.mark_dialing(attempt.id, self.clock(), trail)
+            dialed = self.clock()
+            await self.tables.mark_dialing(attempt.id, dialed, trail)
             self._starting -= 1
             placed = True
             try:
@@ -226,7 +260,7 @@ class CampaignScheduler:
             except Exception as exc:  # the port must not raise; a bug must not lose the attempt
                 log.exception("attempt %d: placing the call failed", attempt.id)
                 result = DialResult(DialOutcome.FAILED, detail=f"{type(exc).__name__}: {exc}")
-            await self._finished(campaign, attempt, result)
+            await self._finished(campaign, attempt, result, trail, dialed)
         except Exception:
             log.exception("attempt %d of %s to %s failed", attempt.id, campaign.name,
                           attempt.number)
@@ -245,10 +279,10 @@ class CampaignScheduler:
                 await self.tables.release(attempt.id)
                 return
             now = self.clock()
-            await self.tables.finish(attempt.id, "unknown", now,
-                                     retry_at=self._retry_at(campaign, "unknown",
-                                                             attempt.attempt_no, now),
-                                     result_detail="the dialer failed during the attempt")
+            await self._finish(attempt, "unknown", now,
+                               retry_at=self._retry_at(campaign, "unknown", attempt.attempt_no,
+                                                       now),
+                               result_detail="the dialer failed during the attempt")
         except Exception:
             log.exception("attempt %d left claimed for recovery at the next start", attempt.id)
 
@@ -280,12 +314,12 @@ class CampaignScheduler:
                 log.info("attempt %d to %s deferred to %s UTC: %s", attempt.id, attempt.number,
                          f"{later:%Y-%m-%d %H:%M}", reason)
                 return
-            await self.tables.finish(attempt.id, "expired", self.clock(), reason=reason,
-                                     decision=trail, result_detail=(
-                                         f"{reason}: no allowed time before the campaign ends"))
+            await self._finish(attempt, "expired", self.clock(), reason=reason, decision=trail,
+                               result_detail=f"{reason}: no allowed time before the campaign "
+                                             "ends")
             return
-        await self.tables.finish(attempt.id, "blocked", self.clock(), reason=reason,
-                                 decision=trail, result_detail=f"{reason}: {decision.detail}")
+        await self._finish(attempt, "blocked", self.clock(), reason=reason, decision=trail,
+                           result_detail=f"{reason}: {decision.detail}")
         log.info("attempt %d to %s blocked: %s (%s)", attempt.id, attempt.number, reason,
                  decision.rule_id)
 
@@ -296,8 +330,8 @@ class CampaignScheduler:
                             ring_timeout_s=campaign.ring_timeout_s, flow=campaign.flow,
                             contact=contact)
 
-    async def _finished(self, campaign: Campaign, attempt: AttemptRecord,
-                        result: DialResult) -> None:
+    async def _finished(self, campaign: Campaign, attempt: AttemptRecord, result: DialResult,
+                        trail: dict[str, Any], dialed: datetime) -> None:
         if result.outcome is DialOutcome.NOT_PLACED:
             log.debug("attempt %d not placed (%s): released", attempt.id, result.detail)
             await self.tables.release(attempt.id)
@@ -308,11 +342,37 @@ class CampaignScheduler:
         detail = result.detail or None
         if retry is None and outcome != "answered":
             detail = f"{result.reason or outcome} after {attempt.attempt_no} attempt(s)"
-        await self.tables.finish(attempt.id, outcome, ended, sip_code=result.sip_code,
-                                 reason=result.reason, retry_at=retry, result_detail=detail,
-                                 call_id=result.call_id)
+        await self._finish(attempt, outcome, ended, sip_code=result.sip_code,
+                           reason=result.reason, retry_at=retry, result_detail=detail,
+                           call_id=result.call_id, trail=trail, dialed_at=dialed)
         log.info("attempt %d to %s: %s (SIP %s)%s", attempt.id, attempt.number, outcome,
                  result.sip_code, f"; next at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
+
+    async def _finish(self, attempt: AttemptRecord, outcome: str, at: datetime, *,
+                      sip_code: int | None = None, reason: str | None = None,
+                      decision: dict[str, Any] | None = None, retry_at: datetime | None = None,
+                      result_detail: str | None = None, call_id: str | None = None,
+                      trail: dict[str, Any] | None = None,
+                      dialed_at: datetime | None = None) -> None:
+        """Close the attempt in the store (``decision``: a trail to store with
+        it; ``trail``: the one stored when it was dialled), then publish it; when
+        it was the campaign's last open attempt, publish the campaign finished."""
+        await self.tables.finish(attempt.id, outcome, at, sip_code=sip_code, reason=reason,
+                                 decision=decision, retry_at=retry_at,
+                                 result_detail=result_detail, call_id=call_id)
+        await self.news.attempt(attempt, outcome, at, reason=reason, sip_code=sip_code,
+                                decision=decision or trail, next_attempt_at=retry_at,
+                                result_detail=result_detail, call_id=call_id,
+                                dialed_at=dialed_at)
+        if retry_at is None and self.news.bus is not None:
+            await self._maybe_done(attempt.campaign)
+
+    async def _maybe_done(self, campaign: str) -> None:
+        if campaign in self._done or await self.tables.has_open(campaign):
+            return
+        self._done.add(campaign)
+        log.info("campaign %s: every contact has its result", campaign)
+        await self.news.state(campaign, "running", "finished", reason="all_contacts_done")
 
     @staticmethod
     def _retry_at(campaign: Campaign, outcome: str, attempt_no: int,

@@ -491,6 +491,12 @@ class CampaignTables:
             value = s.scalar(query)
         return None if value is None else _as_utc(value)
 
+    def has_open(self, campaign: str) -> bool:
+        """Whether ``campaign`` has an attempt not finished (due, deferred or under way)."""
+        query = select(AttemptRow.id).where(AttemptRow.campaign == campaign, _open()).limit(1)
+        with self._store._unit(f"look for open attempts of campaign {campaign}") as s:
+            return s.scalar(query) is not None
+
     def dial_times(self, number: str, since: datetime, *, campaign: str | None = None,
                    message_kind: str | None = None) -> list[datetime]:
         """When ``number`` was dialled since ``since`` (every attempt that reached
@@ -566,3 +572,7 @@ class AsyncCampaignTables:
     async def expire_open(self, campaign: str, at: datetime) -> int:
         """See `CampaignTables.expire_open`."""
         return await self._async._run(self._tables.expire_open, campaign, at)
+
+    async def has_open(self, campaign: str) -> bool:
+        """See `CampaignTables.has_open`."""
+        return await self._async._run(self._tables.has_open, campaign)
