@@ -339,12 +339,14 @@ class CampaignScheduler:
         ended = self.clock()
         outcome = result.outcome.value
         retry = self._retry_at(campaign, outcome, attempt.attempt_no, ended)
-        detail = result.detail or None
-        if retry is None and outcome != "answered":
+        detail = result.result_detail or result.detail or None
+        if retry is None and result.result is None and outcome != "answered":
             detail = f"{result.reason or outcome} after {attempt.attempt_no} attempt(s)"
         await self._finish(attempt, outcome, ended, sip_code=result.sip_code,
                            reason=result.reason, retry_at=retry, result_detail=detail,
-                           call_id=result.call_id, trail=trail, dialed_at=dialed)
+                           call_id=result.call_id, trail=trail, dialed_at=dialed,
+                           result=result.result, greeted_at=result.greeted_at,
+                           abandoned=result.abandoned)
         log.info("attempt %d to %s: %s (SIP %s)%s", attempt.id, attempt.number, outcome,
                  result.sip_code, f"; next at {retry:%Y-%m-%d %H:%M:%S} UTC" if retry else "")
 
@@ -352,18 +354,20 @@ class CampaignScheduler:
                       sip_code: int | None = None, reason: str | None = None,
                       decision: dict[str, Any] | None = None, retry_at: datetime | None = None,
                       result_detail: str | None = None, call_id: str | None = None,
-                      trail: dict[str, Any] | None = None,
-                      dialed_at: datetime | None = None) -> None:
+                      trail: dict[str, Any] | None = None, dialed_at: datetime | None = None,
+                      result: str | None = None, greeted_at: datetime | None = None,
+                      abandoned: bool | None = None) -> None:
         """Close the attempt in the store (``decision``: a trail to store with
         it; ``trail``: the one stored when it was dialled), then publish it; when
         it was the campaign's last open attempt, publish the campaign finished."""
         await self.tables.finish(attempt.id, outcome, at, sip_code=sip_code, reason=reason,
                                  decision=decision, retry_at=retry_at,
-                                 result_detail=result_detail, call_id=call_id)
+                                 result_detail=result_detail, call_id=call_id, result=result,
+                                 greeted_at=greeted_at, abandoned=abandoned)
         await self.news.attempt(attempt, outcome, at, reason=reason, sip_code=sip_code,
                                 decision=decision or trail, next_attempt_at=retry_at,
-                                result_detail=result_detail, call_id=call_id,
-                                dialed_at=dialed_at)
+                                result=result, result_detail=result_detail, call_id=call_id,
+                                dialed_at=dialed_at, greeted_at=greeted_at, abandoned=abandoned)
         if retry_at is None and self.news.bus is not None:
             await self._maybe_done(attempt.campaign)
 

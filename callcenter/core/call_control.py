@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -21,6 +22,7 @@ class DialOutcome(enum.StrEnum):
     BUSY = "busy"  # 486/600
     NO_ANSWER = "no_answer"  # rang out (408/480/487, or our ring timeout)
     MACHINE = "machine"  # an answering machine took the call (the reason says more)
+    OPTED_OUT = "opted_out"  # the callee asked not to be called again (now on the DNC list)
     FAILED = "failed"  # any other refusal or error
     NOT_PLACED = "not_placed"  # no INVITE went out (no free slot): not an attempt
 
@@ -48,6 +50,14 @@ class DialResult:
     #: Stored as the attempt's reason: on a machine, ``machine_message_left`` or
     #: why it was not (``machine_hung_up``, ``machine_no_message``).
     reason: str | None = None
+    #: On a live answer: what the flow reached (confirmed, cancelled, rescheduled,
+    #: opted_out ...) and its detail (a reschedule's new time), when the
+    #: engine's first words reached the callee, and whether that was later
+    #: than 2 s after the answer (an abandoned call). None: no live person.
+    result: str | None = None
+    result_detail: str | None = None
+    greeted_at: datetime | None = None
+    abandoned: bool | None = None
 
 
 class OutboundCalls(Protocol):

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
 
-from callcenter.core.call_control import DialOutcome
+from callcenter.core.call_control import DialOutcome, DialResult, OutboundCall
+from callcenter.core.event_bus import InProcessEventBus
 from callcenter.core.settings import EventSettings, MqttSettings
 from callcenter.core.store import AsyncStore, Store
 from callcenter.mqtt_events import MqttEventBus
@@ -107,3 +109,36 @@ async def test_attempts_and_state_changes_reach_an_mqtt_subscriber(
     assert (retried["number"], retried["attempt_no"], retried["final"]) == (B, 2, True)
     assert second[3][1]["reason"] == "all_contacts_done"
     assert sorted(n for n, _ in calls.dialed) == [A, B, B]
+
+
+async def test_a_live_answer_s_result_and_greeting_are_stored_and_published(
+        sqlite: AsyncStore) -> None:
+    _setup(sqlite.store, [A])
+    clock = Clock(T0)
+    greeted = T0 + timedelta(seconds=2, milliseconds=600)
+
+    class Rescheduling(FakeCalls):
+        async def place(self, call: OutboundCall) -> DialResult:
+            return DialResult(DialOutcome.ANSWERED, 200, call_id="call-1",
+                              result="rescheduled", result_detail="2026-01-20T10:30:00-05:00",
+                              greeted_at=greeted, abandoned=True)
+
+    bus = InProcessEventBus()
+    events = bus.subscribe("campaigns/c1/attempt")
+    scheduler = CampaignScheduler(sqlite.campaigns, Rescheduling(clock),
+                                  lambda: StoreDialFacts(sqlite.store, None), node="node-1",
+                                  clock=lambda: clock.now, monotonic=lambda: clock.mono,
+                                  events=bus)
+    await scheduler.run_pass()
+    await _settle(scheduler)
+    [attempt] = sqlite.store.campaigns.attempts("c1")
+    assert (attempt.result, attempt.result_detail, attempt.greeted_at, attempt.abandoned) == (
+        "rescheduled", "2026-01-20T10:30:00-05:00", greeted, True)
+    [contact] = sqlite.store.campaigns.contacts("c1")
+    assert (contact.result, contact.result_detail) == ("rescheduled", "2026-01-20T10:30:00-05:00")
+    async with asyncio.timeout(2):
+        event = await anext(events)
+    assert (event.data["result"], event.data["result_detail"], event.data["abandoned"],
+            event.data["greeted_at"], event.data["contact_result"]) == (
+        "rescheduled", "2026-01-20T10:30:00-05:00", True, greeted.isoformat(), "rescheduled")
+    await bus.close()
