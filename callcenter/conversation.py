@@ -23,6 +23,9 @@
   and the next input carries the scores (``CallerInput.voice``); an
   utterance the recognizer found no words in still reaches the dialog as
   voice alone;
+- ``on_heard`` sees every key and every recognized utterance as it comes,
+  whatever the dialog is doing (a campaign call's opt-out is heard at any
+  point, even over a prompt that allows no barge-in);
 - every transfer is an ``escalation`` call event with the dialog's reason and
   scores, and the caller enters a queue with the :class:`Handoff` (number,
   reason, scores, the flow's variables, the transcript so far).
@@ -82,9 +85,12 @@ class CallConversation:
                  on_partial: Callable[[str, int], None] | None = None,
                  queues: HumanQueues | None = None,
                  on_scores: Callable[[UtteranceScores, CallTrend], None] | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                 on_heard: Callable[[CallerInput], None] | None = None) -> None:
         """`on_partial(text, utterance)` hears each partial transcript (for a
         live view of the call); it runs on the event loop and must not block.
+        `on_heard(input)` sees each key (one digit) and each utterance with
+        words, whether the dialog listens or not (on the loop, not blocking).
         `queues`: where a transfer to a queue goes (None: REFER only).
         `on_scores(scores, trend)` hears each utterance's tone and pace;
         `on_event(kind, data)` takes the call's events (``escalation``)."""
@@ -108,6 +114,7 @@ class CallConversation:
         self.agitation = CallerAgitation(self.rate, on_scored=on_scores)
         self.stream.on_utterance = self.agitation.utterance_ended
         self._on_event = on_event
+        self._on_heard = on_heard
         self.turns: list[Turn] = []
         """The conversation so far (the dialog's turns), for the handoff."""
         self.last_prompt: PlayedPrompt | None = None
@@ -163,6 +170,9 @@ class CallConversation:
                     self._barge_in("speech")
             elif isinstance(event, Final):
                 self._talking_over = False
+                if self._on_heard is not None and event.transcript.text.strip():
+                    self._on_heard(CallerInput.speech(event.transcript.text.strip(),
+                                                      event.transcript.confidence))
                 if self._listening or self._barged.is_set():
                     text = event.transcript.text.strip()
                     voice = await self.agitation.voice_until(event.utterance)
@@ -179,6 +189,8 @@ class CallConversation:
             digit = await self.call.dtmf.get()
             if self._paused:
                 continue
+            if self._on_heard is not None:
+                self._on_heard(CallerInput.dtmf(digit))
             if self._speaking:
                 if not self._barge_allowed:
                     continue  # a legal notice plays through, keys included

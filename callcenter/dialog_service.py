@@ -33,7 +33,17 @@ from callcenter.core.errors import CallGone, SettingsError
 from callcenter.core.settings import Settings
 from callcenter.core.store import AsyncStore
 from config import CONFIG_DIR
-from dialog import CallData, DialogRunner, Flow, ListenSettings, Speaker, Turn, load_flows
+from dialog import (
+    CallData,
+    CallerInput,
+    DialogOutcome,
+    DialogRunner,
+    Flow,
+    ListenSettings,
+    Speaker,
+    Turn,
+    load_flows,
+)
 from dialog.prompts import static_prompts
 from sip.call import SipCall
 from tts.piper_voice import PiperSynthesizer
@@ -118,14 +128,21 @@ class DialogService:
                  self.flow.name, time.monotonic() - started)
 
     async def run_call(self, call: SipCall, *, flow: str | None = None,
-                       contact: Mapping[str, Any] | None = None) -> None:
+                       contact: Mapping[str, Any] | None = None, prelude: str | None = None,
+                       on_heard: Callable[[CallerInput], None] | None = None,
+                       ) -> DialogOutcome | None:
         """Hold the conversation of one answered call until it ends: the node's
-        flow, or ``flow`` (a campaign's) with what it knows of the ``contact``."""
+        flow, or ``flow`` (a campaign's) with what it knows of the ``contact``.
+
+        ``prelude``: said first, in full (no barge-in), before the flow starts
+        (a campaign call's opt-out offer); ``on_heard`` sees every key and
+        utterance of the call (`CallConversation`). Returns how the flow ended
+        (its variables included), None when the call was gone first."""
         assert self.flow and self.recognizer and self.synthesizer, "start() first"
         chosen = self.flow if flow is None else self.flows[flow]
         self._conversations += 1
         try:
-            await self._converse(call, chosen, contact)
+            return await self._converse(call, chosen, contact, prelude, on_heard)
         finally:
             self._conversations -= 1
 
@@ -139,8 +156,10 @@ class DialogService:
             case _:
                 return lambda: self.journal.watched(call, "partial")
 
-    async def _converse(self, call: SipCall, flow: Flow,
-                        contact: Mapping[str, Any] | None) -> None:
+    async def _converse(self, call: SipCall, flow: Flow, contact: Mapping[str, Any] | None,
+                        prelude: str | None = None,
+                        on_heard: Callable[[CallerInput], None] | None = None,
+                        ) -> DialogOutcome | None:
         assert self.recognizer and self.synthesizer
         conversation = CallConversation(
             call, self.recognizer, self.synthesizer, self.asr,
@@ -149,7 +168,8 @@ class DialogService:
             queues=self.queues,
             on_scores=lambda scores, trend: self.journal.live(call, "agitation", {
                 **scores.as_dict(), "trend": trend.as_dict()}),
-            on_event=lambda kind, data: self.journal.on_call_event(call, kind, data))
+            on_event=lambda kind, data: self.journal.on_call_event(call, kind, data),
+            on_heard=on_heard)
         conversation.stream.wants_partials = self._partials_wanted(call)
         await conversation.start()
         runner = DialogRunner(flow, conversation, records=StoreRecords(self.store),
@@ -158,7 +178,14 @@ class DialogService:
                               on_turn=lambda turn: self._journal_turn(conversation, turn),
                               listen_defaults=self.listen_defaults)
         state = ""
+        outcome: DialogOutcome | None = None
         try:
+            if prelude:
+                state = "prelude"
+                started = datetime.now(UTC)
+                await conversation.say(prelude, barge_in=False)
+                self._journal_turn(conversation, Turn(Speaker.ENGINE, state, prelude, started,
+                                                      datetime.now(UTC)))
             outcome = await runner.run()
             state = outcome.state
             log.info("call %s: flow ended (%s in %s)", call.id[:8], outcome.ending.value,
@@ -170,6 +197,7 @@ class DialogService:
             self._journal_unreported_prompt(conversation, state)
         if not call.ended.done():
             await call.hangup()
+        return outcome
 
     def _journal_turn(self, conversation: CallConversation, turn: Turn) -> None:
         if turn.speaker is Speaker.ENGINE:

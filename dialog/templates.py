@@ -5,8 +5,9 @@
 A field is a variable name, optionally one attribute of a record variable
 (``{appointment.doctor}``), optionally a format:
 
-    spoken   dates as "Tuesday, June tenth", times as "two thirty PM", booleans
-             as yes/no; ISO strings ("2025-06-10", "14:30") are parsed first
+    spoken   dates as "Tuesday, June tenth", times as "two thirty PM", both as
+             "Tuesday, June tenth at two thirty PM", booleans as yes/no; ISO
+             strings ("2025-06-10", "14:30", "2025-06-10 14:30") are parsed first
     iso      dates as 2025-06-10, times as 14:30
     digits   each digit on its own ("5 5 5 1"), for numbers read back
 
@@ -75,8 +76,9 @@ def _resolve(variables: Mapping[str, object], ref: FieldRef) -> object:
 
 
 def _as_date_or_time(value: object) -> object:
+    # A date first: datetime.fromisoformat would read "2025-06-10" as its midnight.
     if isinstance(value, str):
-        for parse in (date.fromisoformat, time.fromisoformat):
+        for parse in (date.fromisoformat, time.fromisoformat, datetime.fromisoformat):
             try:
                 return parse(value)
             except ValueError:

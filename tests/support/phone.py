@@ -8,7 +8,10 @@ Run as ``python -m tests.support.phone --port P --mode MODE``. Modes:
 ``answer`` (ring, answer, play ``--wav``, record what it hears to
 ``--record``, stay until the engine hangs up or ``--hold`` seconds),
 ``ring`` (ring until the engine gives up: a phone nobody answers) and
-``reject`` (answer ``--code``, e.g. 486 Busy Here). It serves ``--calls``
+``reject`` (answer ``--code``, e.g. 486 Busy Here). An answering phone may
+press ``--dtmf`` keys ``--dtmf-at`` seconds after its answer (again every
+``--dtmf-every`` seconds if given), and reports
+(``ended_at``, Unix time) when the engine's BYE came. It serves ``--calls``
 calls, then prints one JSON line per call and exits; ``--lifetime`` bounds
 it. Its own pjsua2 endpoint lives in its own process, like a real phone.
 """
@@ -70,18 +73,31 @@ async def _serve(args: argparse.Namespace) -> list[dict[str, Any]]:
                     async for frame in call.frames():
                         heard.extend(frame)
 
+                async def press() -> None:
+                    await asyncio.sleep(args.dtmf_at)
+                    while not call.ended.done():
+                        await call.send_dtmf(args.dtmf)
+                        result.setdefault("dtmf_sent_at", time.time())
+                        if not args.dtmf_every:
+                            return
+                        await asyncio.sleep(args.dtmf_every)
+
                 listener = asyncio.create_task(listen())
+                keys = asyncio.create_task(press()) if args.dtmf else None
                 if args.wav:
                     call.play(await asyncio.to_thread(load_wav_pcm, Path(args.wav), rate))
                 try:
                     await asyncio.wait_for(asyncio.shield(call.ended), args.hold)
                     result["ended_by"] = "remote"
+                    result["ended_at"] = time.time()
                 except TimeoutError:
                     result["ended_by"] = "phone"
                     await call.hangup()
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                for task in (listener, keys):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await task
                 if args.record:
                     with wave.open(args.record, "wb") as out:
                         out.setnchannels(1)
@@ -113,6 +129,11 @@ def main() -> None:
     parser.add_argument("--code", type=int, default=486)
     parser.add_argument("--answer-after", type=float, default=0.3)
     parser.add_argument("--wav")
+    parser.add_argument("--dtmf", help="keys to press once answered")
+    parser.add_argument("--dtmf-at", type=float, default=1.0,
+                        help="seconds after the answer to press them")
+    parser.add_argument("--dtmf-every", type=float, default=0.0,
+                        help="press them again this often until the call ends (0: once)")
     parser.add_argument("--record")
     parser.add_argument("--hold", type=float, default=30.0)
     parser.add_argument("--calls", type=int, default=1)
