@@ -258,11 +258,13 @@ class SipCampaignCalls:
         finally:
             _dropped(opening)
 
-    def _journal(self, sip_call: SipCall, state: str, text: str) -> None:
-        """An engine sentence said outside the flow, into the call's transcript."""
+    def _journal(self, sip_call: SipCall, state: str, text: str, *, speaker: str = "engine",
+                 intent: str | None = None) -> None:
+        """A turn outside the flow (the engine's sentence, the callee's opt-out),
+        into the call's transcript."""
         if self.dialogs is not None:
-            self.dialogs.journal.turn(sip_call, speaker="engine", text=text, state=state,
-                                      started_at=utcnow(), ended_at=None, intent=None,
+            self.dialogs.journal.turn(sip_call, speaker=speaker, text=text, state=state,
+                                      started_at=utcnow(), ended_at=None, intent=intent,
                                       confidence=None, data={})
 
     def _live(self, sip_call: SipCall, greeting: _Greeting,
@@ -370,6 +372,7 @@ class SipCampaignCalls:
                          greeting: _Greeting) -> DialResult:
         """The number on the internal list first, then a short goodbye and the BYE."""
         sip_call.stop_audio()
+        self._journal(sip_call, "opt_out", opt_out.heard, speaker="caller", intent="opt_out")
         how = (f"key {opt_out.heard}" if opt_out.source == "opt_out_dtmf"
                else f"said {opt_out.heard!r}")
         campaign = call.contact.get("campaign", "?")
