@@ -31,6 +31,7 @@ bench:
 	-.venv/bin/python bench/agent_connect.py
 	-.venv/bin/python bench/dnc_lookup.py
 	-.venv/bin/python bench/campaign_scheduler.py
+	-.venv/bin/python bench/campaign_throughput.py
 	-.venv/bin/python bench/answering_machine.py
 	# 200 calls and the knee need the dense build (scripts/test-dense makes
 	# .venv-dense) and Debian's tcpdump.

@@ -5,11 +5,14 @@
     callcenter campaign start clinic-reminders                   # serve dials it
     callcenter campaign pause clinic-reminders                   # resume: start again
     callcenter campaign status clinic-reminders [--json]
-    callcenter campaign export clinic-reminders [-o results.csv]
+    callcenter campaign export clinic-reminders [--attempts] [-o results.csv]
 
 A campaign file with mistakes is refused with one ``file:line: what`` per
 problem; a contacts file with bad rows with one ``file: row N, column C:
 why`` per row, and nothing is imported.
+
+A node pauses a campaign whose abandonment rate goes over 3 %
+(`outbound.abandonment`); ``status`` shows the rate and why it paused.
 """
 
 from __future__ import annotations
@@ -137,10 +140,22 @@ def start(name: str, config_file: Path | None, data_dir: Path | None) -> None:
 @campaign.command()
 @click.argument("name")
 @store_options
+@click.option("--now", "now_text", metavar="ISO",
+              help="The moment the abandonment rate is measured at (UTC ISO; default: now).")
 @click.pass_context
 def resume(ctx: click.Context, name: str, config_file: Path | None,
-           data_dir: Path | None) -> None:
-    """Dial campaign NAME again after a pause (the same as start)."""
+           data_dir: Path | None, now_text: str | None) -> None:
+    """Dial campaign NAME again after a pause (the same as start). A campaign
+    whose abandonment rate is still over 3 % pauses again at its next
+    abandoned call."""
+    from callcenter.campaign_report import abandonment
+
+    with opened_store(config_file, data_dir) as (_settings, store):
+        _campaign_record(store, name)
+        rate = abandonment(store, name, _moment(now_text))
+    if rate.over_limit:
+        click.echo(f"warning: {name}: abandonment rate {rate.describe()} is over the limit; "
+                   "the next abandoned call pauses it again", err=True)
     ctx.invoke(start, name=name, config_file=config_file, data_dir=data_dir)
 
 
@@ -159,69 +174,96 @@ def pause(name: str, config_file: Path | None, data_dir: Path | None) -> None:
 @click.argument("name")
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def status(name: str, config_file: Path | None, data_dir: Path | None, as_json: bool) -> None:
-    """Where campaign NAME stands: state, contacts, attempts by outcome."""
-    with opened_store(config_file, data_dir) as (_settings, store):
+@click.option("--now", "now_text", metavar="ISO",
+              help="The moment to report for (UTC ISO time; default: now), as the "
+                   "dialer's outbound.clock_start would see it.")
+def status(name: str, config_file: Path | None, data_dir: Path | None, as_json: bool,
+           now_text: str | None) -> None:
+    """Where campaign NAME stands: state (and why it is paused), contacts,
+    attempts by outcome, the abandonment rate over 30 days, and the next
+    moment the dialing rules allow one of its pending calls."""
+    from callcenter.campaign_report import abandonment, next_window, paused_reason
+    from compliance.store_dial_facts import StoreDialFacts
+
+    now = _moment(now_text)
+    with opened_store(config_file, data_dir) as (settings, store):
         record = _campaign_record(store, name)
         counts = store.campaigns.counts(name)
         due = store.campaigns.next_due(name)
+        rate = abandonment(store, name, now)
+        attempts = store.campaigns.attempts(name)
+        facts = StoreDialFacts.of(store, settings.node.data_dir)
+        window = next_window(record, attempts, store.campaigns.contacts(name), facts, now)
     summary: dict[str, Any] = {
         "campaign": name, "state": record.state, "message_kind": record.message_kind,
         "active": {"from": record.active_from.isoformat(),
                    "until": record.active_until.isoformat(), "time_zone": record.time_zone},
         "contacts": counts.pop("contacts"), "pending": counts.pop("pending"),
         "in_flight": counts.pop("in_flight"), "outcomes": dict(sorted(counts.items())),
-        "next_due": None if due is None else due.isoformat()}
+        "next_due": None if due is None else due.isoformat(),
+        "paused_reason": paused_reason(record, attempts),
+        "abandonment": rate.to_dict(), "next_allowed": window, "now": now.isoformat()}
     if as_json:
         click.echo(json.dumps(summary))
         return
     click.echo(f"{name}: {record.state}, {record.message_kind}, active "
                f"{record.active_from}..{record.active_until} ({record.time_zone})")
+    if summary["paused_reason"]:
+        click.echo(f"paused by the dialer: {summary['paused_reason']}")
     click.echo(f"contacts {summary['contacts']}, attempts pending {summary['pending']}, "
                f"in flight {summary['in_flight']}"
                + (f", next due {due:%Y-%m-%d %H:%M:%S} UTC" if due else ""))
+    click.echo(f"abandonment rate {rate.describe()}"
+               + (": over the limit" if rate.over_limit else ""))
+    if window is None:
+        click.echo("next allowed window: none (nothing pending may be dialled)")
+    else:
+        click.echo(f"next allowed window: {'now' if window['now'] else window['at']}"
+                   + (f" ({window['why_not_now']})" if window["why_not_now"] else ""))
     for outcome, count in summary["outcomes"].items():
         click.echo(f"  {outcome:10} {count}")
 
 
-#: Columns of ``campaign export``: the contact, where it stands, and its last attempt.
-EXPORT_COLUMNS = ("number", "name", "address_state", "source_row", "result", "result_detail",
-                  "attempts", "last_outcome", "last_reason", "last_sip_code", "last_dialed_at",
-                  "last_ended_at", "last_call_id", "next_due")
+def _moment(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO time", param_hint="--now") from None
+    if moment.utcoffset() is None:
+        raise click.BadParameter("give the UTC offset, e.g. 2026-01-13T15:00:00Z",
+                                 param_hint="--now")
+    return moment.astimezone(UTC)
 
 
 @campaign.command()
 @click.argument("name")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               show_default=True, help="Write the CSV here ('-': standard output).")
+@click.option("--attempts", "per_attempt", is_flag=True,
+              help="One row per attempt, with its decision trail, instead of per contact.")
 @store_options
-def export(name: str, output: Any, config_file: Path | None, data_dir: Path | None) -> None:
-    """Per contact of campaign NAME: its result (or the attempt still due) and
-    its last attempt, as CSV, in the order of the imported rows."""
+def export(name: str, output: Any, per_attempt: bool, config_file: Path | None,
+           data_dir: Path | None) -> None:
+    """Per contact of campaign NAME: its result (confirmed, rescheduled with
+    when, opted out, machine message left, busy after N attempts, blocked with
+    the rules' reason ...), whether a live answer was abandoned, and its last
+    attempt, as CSV in the order of the imported rows; with --attempts every
+    attempt with the dialing rules' decision (why it was dialled or not)."""
     import csv
+
+    from callcenter.campaign_report import (
+        ATTEMPT_COLUMNS,
+        CONTACT_COLUMNS,
+        attempt_rows,
+        contact_rows,
+    )
 
     with opened_store(config_file, data_dir) as (_settings, store):
         _campaign_record(store, name)
         contacts = store.campaigns.contacts(name)
         attempts = store.campaigns.attempts(name)
-    by_contact: dict[int, list[Any]] = {}
-    for attempt in attempts:
-        by_contact.setdefault(attempt.contact_id, []).append(attempt)
     writer = csv.writer(output)
-    writer.writerow(EXPORT_COLUMNS)
-    for contact in contacts:
-        tries = by_contact.get(contact.id, [])
-        dialled = [a for a in tries if a.dialed_at is not None]
-        last = next((a for a in reversed(tries) if a.outcome is not None), None)
-        due = next((a.next_due for a in tries if a.outcome is None), None)
-        writer.writerow([
-            contact.number, contact.name or "", contact.address_state or "",
-            contact.source_row, contact.result or "", contact.result_detail or "",
-            len(dialled), last.outcome if last else "", (last.reason or "") if last else "",
-            (last.sip_code or "") if last else "", _iso(last.dialed_at if last else None),
-            _iso(last.ended_at if last else None), (last.call_id or "") if last else "",
-            _iso(due)])
-
-
-def _iso(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat()
+    writer.writerow(ATTEMPT_COLUMNS if per_attempt else CONTACT_COLUMNS)
+    writer.writerows((attempt_rows if per_attempt else contact_rows)(contacts, attempts))

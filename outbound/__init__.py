@@ -11,6 +11,8 @@
   answered call, and on a machine when its beep lets the message start;
 - ``voicemail_message``: the message left on a machine (who, why, the
   call-back number) and the healthcare minute;
+- ``abandonment``: a campaign's abandonment rate over 30 days, and when it
+  is over 3 % (small samples judged against 100 live answers);
 - ``campaign_news``: finished attempts and campaign state changes on the
   node's event bus (``campaigns/<name>/attempt|state``);
 - ``scheduler``: `CampaignScheduler`, the durable dialer of one node, over

@@ -11,13 +11,15 @@ from __future__ import annotations
 class CallPacer:
     """A token bucket of new calls."""
 
-    def __init__(self, calls_per_s: float, now: float, burst: float = 1.0) -> None:
-        """Start full at ``now``: the first call may go at once."""
+    def __init__(self, calls_per_s: float, now: float, burst: float = 1.0,
+                 tokens: float | None = None) -> None:
+        """Start with ``tokens`` at ``now`` (None: full); at least one, so the
+        first call may go at once."""
         if calls_per_s <= 0:
             raise ValueError("calls_per_s must be above 0")
         self.rate = calls_per_s
         self.burst = max(burst, 1.0)
-        self._tokens = self.burst
+        self._tokens = self.burst if tokens is None else min(max(tokens, 1.0), self.burst)
         self._at = now
 
     def _refill(self, now: float) -> None:

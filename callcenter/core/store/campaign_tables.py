@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
 
 from callcenter.core.store.campaign_rows import AttemptRow, CampaignRow, ContactRow
 from callcenter.core.store.checks import aware, choice, refused
@@ -491,6 +491,18 @@ class CampaignTables:
             value = s.scalar(query)
         return None if value is None else _as_utc(value)
 
+    def abandonment(self, campaign: str, since: datetime) -> tuple[int, int]:
+        """``(abandoned, live answers)`` among the attempts of ``campaign`` that
+        ended at or after ``since``; an attempt is a live answer when its
+        ``abandoned`` is set (True or False)."""
+        query = select(func.count(), func.sum(case((AttemptRow.abandoned.is_(True), 1),
+                                                   else_=0))).where(
+            AttemptRow.campaign == campaign, AttemptRow.abandoned.is_not(None),
+            AttemptRow.ended_at >= aware(since, "since"))
+        with self._store._unit(f"count the abandoned calls of campaign {campaign}") as s:
+            live, abandoned = s.execute(query).one()
+        return int(abandoned or 0), int(live or 0)
+
     def has_open(self, campaign: str) -> bool:
         """Whether ``campaign`` has an attempt not finished (due, deferred or under way)."""
         query = select(AttemptRow.id).where(AttemptRow.campaign == campaign, _open()).limit(1)
@@ -572,6 +584,14 @@ class AsyncCampaignTables:
     async def expire_open(self, campaign: str, at: datetime) -> int:
         """See `CampaignTables.expire_open`."""
         return await self._async._run(self._tables.expire_open, campaign, at)
+
+    async def abandonment(self, campaign: str, since: datetime) -> tuple[int, int]:
+        """See `CampaignTables.abandonment`."""
+        return await self._async._run(self._tables.abandonment, campaign, since)
+
+    async def set_state(self, name: str, state: str, at: datetime) -> None:
+        """See `CampaignTables.set_state`."""
+        await self._async._run(self._tables.set_state, name, state, at)
 
     async def has_open(self, campaign: str) -> bool:
         """See `CampaignTables.has_open`."""
