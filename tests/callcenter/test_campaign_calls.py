@@ -20,6 +20,7 @@ from callcenter.cli import main
 from callcenter.core.store import CallRecord, Store
 from tests.sip.test_outbound import Sipp
 from tests.support.audio import tone, write_wav
+from tests.support.mosquitto import Broker, Tap
 from tests.support.processes import EngineProcess
 
 pytestmark = pytest.mark.e2e
@@ -78,8 +79,13 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
                              datetime.min.time(), UTC) + timedelta(hours=15)
     trunks = [{"name": name, "registrar": f"sip:127.0.0.1:{sipp.port}", "register": False,
                "caller_id": CALLER_ID} for name, sipp in (("answer", answering), ("busy", busy))]
+    # The outcomes reach a plain MQTT subscriber too (campaigns/<name>/attempt).
+    broker = Broker(tmp_path)
+    broker.start()
+    tap = await Tap(broker.port, "e2e/campaigns/#").start()
     engine = EngineProcess(tmp_path / "engine", {
         "sip": {"trunks": trunks},
+        "events": {"backend": "mqtt", "topic_prefix": "e2e", "mqtt": {"port": broker.port}},
         "outbound": {"poll_s": 0.2, "clock_start": clock.isoformat()}})
     _cli(engine, "campaign", "create", str(_campaign(tmp_path / "a.yaml", "e2e-answer", "answer")))
     _cli(engine, "campaign", "import", "e2e-answer",
@@ -124,9 +130,32 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
         assert (first.sip_code, second.attempt_no, second.sip_code) == (486, 2, 486)
         assert first.ended_at is not None and second.dialed_at is not None
         assert second.dialed_at - first.ended_at >= timedelta(seconds=1)
+
+        def finished(seen: list[tuple[str, dict[str, Any]]]) -> list[str]:
+            return sorted(b["campaign"] for t, b in seen
+                          if t.endswith("/state") and b["change"] == "finished")
+
+        seen = await tap.wait_for(lambda seen: sum(
+            t.endswith("/attempt") for t, _ in seen) >= 6 and len(finished(seen)) == 2)
+        assert finished(seen) == ["e2e-answer", "e2e-busy"], seen
+        news = {(t.split("/")[2], b["number"], b["attempt_no"]): b for t, b in seen
+                if t.endswith("/attempt")}
+        assert len(news) == 6, seen
+        for number in ANSWERING:
+            body = news["e2e-answer", number, 1]
+            assert (body["outcome"], body["sip_code"], body["decision"], body["final"]) == (
+                "answered", 200, "ok", True), body
+            assert body["call_id"] and body["dialed_at"] >= clock.isoformat()
+        assert (news["e2e-answer", ON_DNC, 1]["outcome"],
+                news["e2e-answer", ON_DNC, 1]["reason"]) == ("blocked", "internal_dnc")
+        assert news["e2e-busy", BUSY, 1]["next_attempt_at"] is not None
+        assert (news["e2e-busy", BUSY, 2]["outcome"], news["e2e-busy", BUSY, 2]["final"]) == (
+            "busy", True)
     finally:
         store.close()
         engine.stop()
+        await tap.stop()
+        broker.stop()
         await answering.stop()
         await busy.stop()
 

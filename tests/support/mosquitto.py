@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import aiomqtt
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 
@@ -49,3 +56,41 @@ class Broker:
             self.proc.terminate()
             self.proc.wait(timeout=5)
         self.proc = None
+
+
+class Tap:
+    """A plain MQTT subscriber collecting JSON messages in the background:
+    ``(topic, payload)`` pairs in :attr:`seen`, in arrival order."""
+
+    def __init__(self, port: int, pattern: str) -> None:
+        self.port, self.pattern = port, pattern
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+        self._stack = contextlib.AsyncExitStack()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Tap:
+        """Subscribed once this returns."""
+        client = await self._stack.enter_async_context(aiomqtt.Client("127.0.0.1", self.port))
+        await client.subscribe(self.pattern, qos=1)
+        self._task = asyncio.create_task(self._listen(client))
+        return self
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if isinstance(message.payload, bytes):
+                self.seen.append((message.topic.value, json.loads(message.payload)))
+
+    async def wait_for(self, done: Callable[[list[tuple[str, dict[str, Any]]]], bool],
+                       timeout: float = 10) -> list[tuple[str, dict[str, Any]]]:
+        """What was seen once ``done(seen)`` holds, or at the timeout."""
+        deadline = time.monotonic() + timeout
+        while not done(self.seen) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.seen
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._stack.aclose()
