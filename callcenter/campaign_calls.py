@@ -17,7 +17,8 @@ within ``ABANDON_AFTER_S`` (2 s) of the answer, not after the screen's
   message (`outbound.voicemail_message`, rendered while the greeting plays)
   after its beep, then hangs up; the attempt ends ``machine`` with the
   reason ``machine_message_left`` (or ``machine_hung_up`` when the machine
-  cut the message short).
+  cut the message short). Key 9 meanwhile is a person taken for a machine
+  opting out.
 - A person (or nobody decided by ``decision_s``): the opt-out is offered
   (press 9 or say stop, in full, no barge-in), then the campaign's flow runs
   with the contact's fields (``CallData.contact``). What the flow reached is
@@ -222,7 +223,10 @@ class SipCampaignCalls:
                     if decision.verdict is Verdict.MACHINE:
                         speaking.cancel()
                         sip_call.stop_audio()  # not another word over its greeting
-                        reason, detail = await self._leave_message(sip_call, call, screen)
+                        left = await self._machine(sip_call, call, screen)
+                        if isinstance(left, OptOut):  # a person after all
+                            return await self._opted_out(sip_call, call, left, greeting)
+                        reason, detail = left
                         return DialResult(DialOutcome.MACHINE, 200, call_id=sip_call.id,
                                           reason=reason, detail=(
                                               f"answering machine ({decision.reason}, "
@@ -276,6 +280,25 @@ class SipCampaignCalls:
         return DialResult(DialOutcome.ANSWERED, 200, call_id=sip_call.id, result=result,
                           result_detail=detail, greeted_at=greeting.at,
                           abandoned=greeting.abandoned())
+
+    async def _machine(self, sip_call: SipCall, call: OutboundCall,
+                       screen: AnswerScreen) -> tuple[str, str] | OptOut:
+        """Leave the message; a person taken for a machine may still press the
+        opt-out key meanwhile (the message then stops: their opt-out)."""
+        message = asyncio.ensure_future(self._leave_message(sip_call, call, screen))
+        key = asyncio.ensure_future(_pressed(sip_call, OPT_OUT_KEY))
+        waiting: set[asyncio.Future[Any]] = {message, key}
+        try:
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            key.cancel()
+            if not message.done():
+                message.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await message
+        if message in done:
+            return message.result()
+        return OptOut("opt_out_dtmf", OPT_OUT_KEY)
 
     async def _leave_message(self, sip_call: SipCall, call: OutboundCall,
                              screen: AnswerScreen) -> tuple[str, str]:
@@ -444,6 +467,12 @@ def _dropped(opening: _Opening | None) -> None:
     """Stop rendering an identification nobody will hear."""
     if opening is not None:
         opening.task.cancel()
+
+
+async def _pressed(sip_call: SipCall, key: str) -> None:
+    """Until the callee presses ``key`` (other keys are dropped)."""
+    while await sip_call.dtmf.get() != key:
+        pass
 
 
 def _state_keyed(flow: Flow, key: str) -> str | None:

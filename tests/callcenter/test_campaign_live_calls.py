@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from callcenter.campaign_calls import SipCampaignCalls, _Greeting
+from callcenter.campaign_opt_out import OptOut
 from callcenter.core.call_control import DialOutcome, OutboundCall
 from callcenter.core.settings import load_settings
 from dialog.ports import CallerInput, DialogOutcome, Ending
@@ -140,3 +141,27 @@ async def test_the_flow_result_comes_back_with_the_greeting() -> None:
     assert store.added == [] and events == []
     assert result.greeted_at is None  # never greeted (and the call lasted no time)
     assert result.abandoned is False
+
+
+async def test_a_person_taken_for_a_machine_may_still_press_9() -> None:
+    events: list[str] = []
+    calls = _calls(_Dialogs(lambda _: asyncio.sleep(0)), _Store(events))
+    sip_call = _Call(events)
+    sip_call.dtmf = asyncio.Queue()  # type: ignore[attr-defined]
+
+    async def long_message(*_: Any) -> tuple[str, str]:
+        await asyncio.sleep(60)
+        return "machine_message_left", "never"
+
+    calls._leave_message = long_message  # type: ignore[method-assign,assignment]
+    for key in "59":
+        sip_call.dtmf.put_nowait(key)  # type: ignore[attr-defined]
+    left = await asyncio.wait_for(calls._machine(cast(Any, sip_call), CALL, cast(Any, None)), 5)
+    assert left == OptOut("opt_out_dtmf", "9")
+
+    async def short_message(*_: Any) -> tuple[str, str]:
+        return "machine_message_left", "message after the beep"
+
+    calls._leave_message = short_message  # type: ignore[method-assign,assignment]
+    assert await calls._machine(cast(Any, sip_call), CALL, cast(Any, None)) == (
+        "machine_message_left", "message after the beep")
