@@ -16,7 +16,10 @@ Topics (below the bus prefix, MQTT-style):
   contact is done, with ``contact_result``). The envelope's ``call_id`` is
   the CDR's when a call was set up.
 - ``campaigns/<campaign>/state``: ``{"state": running|paused, "change":
-  started|resumed|paused|finished, "reason": ..., "detail": ...}``.
+  started|resumed|paused|finished, "reason": ..., "detail": ...}``. The
+  reason is ``abandonment_rate`` from the node that paused a campaign for its
+  abandonment rate (with ``abandonment``: the counts), null for a change
+  made by a command (or seen from another node's pause).
   ``finished`` (state stays ``running``: contacts imported later are still
   dialled) is sent when the campaign's last open attempt ended, or when its
   active dates ran out (``reason`` ``active_dates_ended``, ``expired`` the

@@ -211,7 +211,7 @@ class CampaignScheduler:
                   "paused": "paused"}.get(record.state, record.state)
         log.info("campaign %s %s (was %s)", record.name, change, seen)
         await self.news.state(record.name, record.state, change, changed_at=record.updated_at,
-                              reason="command", detail=f"was {seen}")
+                              detail=f"seen at a pass of this node; was {seen}")
 
     async def _claim(self, campaign: Campaign, now: datetime) -> float:
         tick = self.monotonic()
