@@ -64,10 +64,10 @@ def next_window(record: CampaignRecord, attempts: Sequence[AttemptRecord],
                 now: datetime) -> dict[str, Any] | None:
     """When the campaign may next dial one of its pending attempts: ``at``
     (ISO), the ``number`` that may go then, ``now`` (whether that is at
-    once) and, if not at once, what holds the first pending one now
-    (``why_not_now``). None when nothing pending may ever be dialled (all
-    blocked, or nothing pending, or no allowed moment within 9 days or the
-    active dates)."""
+    once) and, if not at once, what holds that number until then
+    (``why_not_now``: the rules' refusal, or its attempt not due yet). None
+    when nothing pending may ever be dialled (all blocked, or nothing
+    pending, or no allowed moment within 9 days or the active dates)."""
     campaign = Campaign.from_record(record)
     address = {c.id: c.address_state for c in contacts}
     pending = sorted((a for a in attempts if a.outcome is None and a.claimed_at is None),
@@ -75,26 +75,25 @@ def next_window(record: CampaignRecord, attempts: Sequence[AttemptRecord],
     groups: dict[tuple[str, str | None], AttemptRecord] = {}
     for attempt in pending:
         groups.setdefault((attempt.number[:5], address.get(attempt.contact_id)), attempt)
-    best: tuple[datetime, str] | None = None
-    why_not_now: str | None = None
+    best: tuple[datetime, str, str | None] | None = None
     for attempt in list(groups.values())[:WINDOW_GROUPS]:
         at = max(now, _aware(attempt.next_due), campaign.starts_at())
+        why = None if at <= now else f"not due before {at.isoformat()}"
         case, _ = complete_case({"callee_e164": attempt.number, "now_utc": at,
                                  "message_kind": campaign.message_kind,
                                  "campaign": record.name}, facts)
         decision = decide(case)
         when: datetime | None = at
         if not decision.allowed:
-            if why_not_now is None:
-                why_not_now = f"{decision.reason.value}: {decision.detail}"
+            why = f"{decision.reason.value}: {decision.detail}"
             when = next_allowed(case) if decision.reason in TIME_BOUND else None
         if when is not None and when < campaign.ends_at() and (best is None or when < best[0]):
-            best = (when, attempt.number)
+            best = (when, attempt.number, why)
     if best is None:
         return None
     at_once = best[0] <= now
     return {"at": best[0].isoformat(), "number": best[1], "now": at_once,
-            "why_not_now": None if at_once else why_not_now}
+            "why_not_now": None if at_once else best[2]}
 
 
 #: Columns of ``campaign export``: the contact, where it stands, and its last attempt.
