@@ -31,7 +31,11 @@ attempt is dialled twice: a finished attempt is never claimed again.
 
 Every finished attempt, and every change of a campaign's state this node
 sees (started, paused, resumed, finished), is published on the node's event
-bus (`outbound.campaign_news`), after the store has it.
+bus (`outbound.campaign_news`), after the store has it. An abandoned live
+answer (not greeted within 2 s) that takes the campaign's 30-day
+abandonment rate over its limit (`outbound.abandonment`) pauses the
+campaign: the reason goes into that attempt's trail (``paused_campaign``),
+on the bus and into the log.
 """
 
 from __future__ import annotations
