@@ -144,8 +144,8 @@ async def test_the_final_decoded_at_a_pause_is_the_final() -> None:
     await h.until(Final)
     await h.close()
     finals = [n for n, final, _ in fake.calls if final]
-    # decoded once, at 160 ms of pause, on the audio up to then
-    assert finals == [(1500 + 160) * 16]
+    # decoded once, at the pause probe, on the audio up to then
+    assert finals == [(1500 + AsrSettings().pause_probe_ms) * 16]
     assert h.stream.speculations == h.stream.speculations_used == 1
 
 
