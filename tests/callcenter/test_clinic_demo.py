@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,13 @@ import pytest
 from config import CONFIG_DIR
 from dialog.flow_loader import load_flow
 from dialog.prompts import static_prompts
-from tests.support.clinic import clinic_engine, get_record, latest_turns
-from tests.support.processes import EngineProcess, callcenter_cmd, dial
+from tests.support.clinic import caller_turns, clinic_engine, get_record
+from tests.support.processes import EngineProcess, callcenter_cmd, dial_result, start_dial
 
 pytestmark = pytest.mark.e2e
+
+
+VOICE_CALLER, KEYS_CALLER = "+15551230001", "+15551230002"
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +31,45 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Any:
     engine.stop()
 
 
-def test_confirm_by_voice(clinic: EngineProcess, tmp_path: Path) -> None:
-    outcome = dial(clinic.uri(), "--from", "+15551230001", "--say",
-                   "I would like to confirm my appointment", timeout=150)
+@pytest.fixture(scope="module")
+def demo_calls(clinic: EngineProcess, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """The module's two demo calls, placed at once (each is ~45 s of real
+    time), so the tests below only wait for their own outcome."""
+    script = tmp_path_factory.mktemp("demo") / "cancel.yaml"
+    script.write_text("- wait_prompt: true\n- dtmf: '2'\n- wait_prompt: true\n"
+                      "- dtmf: '1'\n- wait_prompt: true\n")
+    calls = {
+        "voice": start_dial(clinic.uri(), "--from", VOICE_CALLER, "--say",
+                            "I would like to confirm my appointment"),
+        "keys": start_dial(clinic.uri(), "--from", KEYS_CALLER, "--script", str(script)),
+    }
+    yield calls
+    for proc in calls.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_confirm_by_voice(clinic: EngineProcess,
+                          demo_calls: dict[str, subprocess.Popen[str]]) -> None:
+    outcome = dial_result(demo_calls["voice"], timeout=150)
 
     engine_said = " ".join(t["text"] for t in outcome["conversation"]
                            if t["speaker"] == "engine").lower()
     assert "confirm" in engine_said and "goodbye" in engine_said, outcome["conversation"]
-    assert get_record(clinic, "+15551230001")["status"] == "confirmed"
-    turns = latest_turns(clinic)
-    caller_turns = [t for t in turns if t.speaker == "caller"]
-    assert caller_turns and "confirm" in caller_turns[0].text.lower()
-    assert caller_turns[0].intent is not None
+    assert get_record(clinic, VOICE_CALLER)["status"] == "confirmed"
+    caller = [t for t in caller_turns(clinic, VOICE_CALLER) if t.speaker == "caller"]
+    assert caller and "confirm" in caller[0].text.lower()
+    assert caller[0].intent is not None
 
 
-def test_dtmf_only_cancel(clinic: EngineProcess, tmp_path: Path) -> None:
-    script = tmp_path / "cancel.yaml"
-    script.write_text("- wait_prompt: true\n- dtmf: '2'\n- wait_prompt: true\n"
-                      "- dtmf: '1'\n- wait_prompt: true\n")
+def test_dtmf_only_cancel(clinic: EngineProcess,
+                          demo_calls: dict[str, subprocess.Popen[str]]) -> None:
+    dial_result(demo_calls["keys"], timeout=150)
 
-    dial(clinic.uri(), "--from", "+15551230002", "--script", str(script), timeout=150)
-
-    assert get_record(clinic, "+15551230002")["status"] == "cancelled"
-    states = [t.state for t in latest_turns(clinic) if t.speaker == "caller"]
+    assert get_record(clinic, KEYS_CALLER)["status"] == "cancelled"
+    states = [t.state for t in caller_turns(clinic, KEYS_CALLER) if t.speaker == "caller"]
     assert len(states) == 2
 
 

@@ -62,10 +62,11 @@ def _store(engine: EngineProcess) -> Iterator[Any]:
         store.close()
 
 
-def latest_turns(engine: EngineProcess) -> list[Any]:
-    """The turns of the engine's most recent call."""
+def caller_turns(engine: EngineProcess, number: str) -> list[Any]:
+    """The turns of the engine's most recent call from `number` (calls may overlap)."""
     with _store(engine) as store:
-        return list(store.turns_for(store.recent_calls(1)[0].id))
+        call = next(c for c in store.recent_calls() if number in c.from_uri)
+        return list(store.turns_for(call.id))
 
 
 def get_record(engine: EngineProcess, key: str) -> dict[str, Any]:
