@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import pg_server, store, url
+from tests.support.mosquitto import broker
 from tests.support.processes import EngineProcess
 
-__all__ = ["pg_server", "store", "url"]  # the store's databases, for every package
+# The store's databases and a broker, for every package.
+__all__ = ["broker", "pg_server", "store", "url"]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
@@ -21,14 +21,6 @@ from callcenter.mqtt_events import MqttEventBus
 from tests.support.mosquitto import Broker, free_port
 
 PREFIX = "cctest"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
 
 
 def settings_for(broker: Broker) -> EventSettings:

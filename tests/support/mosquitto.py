@@ -8,11 +8,12 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import pytest
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 
@@ -94,3 +95,12 @@ class Tap:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._stack.aclose()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A mosquitto of the test's own, stopped after it."""
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
