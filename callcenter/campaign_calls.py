@@ -1,5 +1,5 @@
-"""Campaign calls on this node: the `OutboundCalls` port over the SIP node, and
-the scheduler's wiring into ``callcenter serve``.
+"""Campaign calls on this node: the `OutboundCalls` port over the SIP node
+(the scheduler's wiring into ``callcenter serve`` is `callcenter.campaign_dialer`).
 
 A campaign call is dialled through the campaign's trunk (whose caller ID
 must be the campaign's: `trunk_problem`), never into the slots reserved for
@@ -44,7 +44,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.answer_screen import AnswerScreen
@@ -52,15 +52,11 @@ from callcenter.campaign_opt_out import OPT_OUT_KEY, OptOut, OptOutWatch
 from callcenter.core.call import EndReason, outcome_for_code, utcnow
 from callcenter.core.call_control import DialOutcome, DialResult, OutboundCall
 from callcenter.core.errors import CallCenterError, CallFailed, CallGone, CapacityError
-from callcenter.core.events import EventBus
 from callcenter.core.settings import Settings
 from callcenter.core.speech import Synthesizer
 from callcenter.core.store import AsyncStore
 from callcenter.dialog_service import DialogService
-from compliance.dial_case import MessageKind
-from compliance.dial_facts import DialFacts
-from compliance.dnc_registry import RegistrySnapshotError
-from compliance.store_dial_facts import StoreDialFacts
+from callcenter.machine_message import leave_machine_message
 from dialog import DialogOutcome, Flow
 from outbound.answering_machine import Verdict
 from outbound.call_opening import (
@@ -71,16 +67,12 @@ from outbound.call_opening import (
     opt_out_offer,
 )
 from outbound.campaign_spec import trunk_problem
-from outbound.scheduler import CampaignScheduler
-from outbound.voicemail_message import MAX_HEALTHCARE_S, text_for_call
 from sip.call import SipCall
 from sip.node import SipNode
 
 log = logging.getLogger(__name__)
 
 _OUTCOMES = {EndReason.BUSY: DialOutcome.BUSY, EndReason.NO_ANSWER: DialOutcome.NO_ANSWER}
-#: How long the rules' facts keep one National DNC snapshot before looking for a newer one.
-FACTS_REFRESH_S = 60.0
 #: A flow's ``result``: a short name (the contact's result column holds 16 characters).
 _RESULT = re.compile(r"[a-z][a-z0-9_]{0,15}")
 #: The longest wait for a short engine sentence to render and play (a confirmation).
@@ -285,7 +277,9 @@ class SipCampaignCalls:
                        screen: AnswerScreen) -> tuple[str, str] | OptOut:
         """Leave the message; a person taken for a machine may still press the
         opt-out key meanwhile (the message then stops: their opt-out)."""
-        message = asyncio.ensure_future(self._leave_message(sip_call, call, screen))
+        assert self.dialogs is not None and self.dialogs.synthesizer is not None
+        message = asyncio.ensure_future(leave_machine_message(
+            sip_call, call, screen, self.dialogs.synthesizer))
         key = asyncio.ensure_future(_pressed(sip_call, OPT_OUT_KEY))
         waiting: set[asyncio.Future[Any]] = {message, key}
         try:
@@ -299,70 +293,6 @@ class SipCampaignCalls:
         if message in done:
             return message.result()
         return OptOut("opt_out_dtmf", OPT_OUT_KEY)
-
-    async def _leave_message(self, sip_call: SipCall, call: OutboundCall,
-                             screen: AnswerScreen) -> tuple[str, str]:
-        """Render the message while the greeting plays (sentence by sentence),
-        play it after the beep, hang up. Returns the attempt's reason and a detail."""
-        assert self.dialogs is not None and self.dialogs.synthesizer is not None
-        assert sip_call.media is not None
-        rate = sip_call.media.clock_rate
-        sentences: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-        async def render() -> None:
-            assert self.dialogs is not None and self.dialogs.synthesizer is not None
-            try:
-                async for pcm in self.dialogs.synthesizer.stream(text_for_call(call.contact),
-                                                                 rate):
-                    sentences.put_nowait(pcm)
-            finally:
-                sentences.put_nowait(None)
-
-        rendering = asyncio.ensure_future(render())
-        try:
-            cue = await screen.message_cue()
-            if cue is None or sip_call.ended.done():
-                return "machine_hung_up", "hung up before the message"
-            played, seconds = await self._play_message(sip_call, call, sentences)
-        finally:
-            rendering.cancel()
-        if not seconds:
-            failure = None if rendering.cancelled() else rendering.exception()
-            log.error("campaign call %s: no machine message to play (%s)", sip_call.id, failure)
-            await sip_call.hangup(EndReason.ENGINE_HANGUP)
-            return "machine_no_message", f"the message could not be rendered: {failure}"
-        after = f"message after the {cue.reason.replace('_', ' ')} at {cue.at_s:.1f} s"
-        if not played or sip_call.ended.done():
-            return "machine_hung_up", f"hung up during the {after}"
-        await sip_call.hangup(EndReason.ENGINE_HANGUP)
-        return "machine_message_left", f"{after} ({seconds:.1f} s)"
-
-    @staticmethod
-    async def _play_message(sip_call: SipCall, call: OutboundCall,
-                            sentences: asyncio.Queue[bytes | None]) -> tuple[bool, float]:
-        """Play the sentences as they come (a healthcare message cut at
-        ``MAX_HEALTHCARE_S``); whether it played to the end, and its length."""
-        assert sip_call.media is not None
-        rate = sip_call.media.clock_rate
-        left = (int(MAX_HEALTHCARE_S * rate) * 2
-                if call.contact.get("message_kind") == MessageKind.HEALTHCARE_REMINDER
-                else None)
-        played: asyncio.Future[bool] | None = None
-        total = 0
-        while (pcm := await sentences.get()) is not None:
-            if played is None:
-                log.info("campaign call %s: the machine message starts", sip_call.id)
-            if left is not None and total + len(pcm) > left:
-                log.error("campaign call %s: the machine message is cut at %.0f s",
-                          sip_call.id, MAX_HEALTHCARE_S)
-                pcm = pcm[:left - total]
-            total += len(pcm)
-            played = sip_call.play(pcm)
-            if left is not None and total >= left:
-                break
-        ok = played is not None and await played
-        await sip_call.played_out(timeout=1.0)
-        return ok, total / 2 / rate
 
     async def _converse(self, sip_call: SipCall, call: OutboundCall,
                         greeting: _Greeting) -> DialResult:
@@ -494,55 +424,3 @@ def _flow_result(outcome: DialogOutcome | None, call_id: str) -> tuple[str | Non
                     "not kept", call_id, result)
         return None, None
     return result, None if detail is None else str(detail)
-
-
-class CachedDialFacts:
-    """The rules' facts from the store, with the National DNC snapshot reloaded
-    at most every ``FACTS_REFRESH_S`` (a new import is picked up within that)."""
-
-    def __init__(self, store: AsyncStore, settings: Settings) -> None:
-        self._store = store.store
-        self._data_dir = settings.node.data_dir
-        self._facts: StoreDialFacts | None = None
-        self._loaded = 0.0
-
-    def __call__(self) -> DialFacts:
-        """Facts for one check (called on a worker thread)."""
-        if self._facts is None or time.monotonic() - self._loaded > FACTS_REFRESH_S:
-            try:
-                self._facts = StoreDialFacts.of(self._store, self._data_dir)
-            except RegistrySnapshotError as exc:
-                log.error("National DNC snapshot unreadable (%s): telemarketing stops", exc)
-                self._facts = StoreDialFacts(self._store, None)
-            self._loaded = time.monotonic()
-        return self._facts
-
-
-def dialer_clock(start: datetime | None) -> Callable[[], datetime]:
-    """The wall clock (UTC), or one that starts at ``start`` and runs at real speed."""
-    if start is None:
-        return lambda: datetime.now(UTC)
-    began = time.monotonic()
-    origin = start.astimezone(UTC)
-    log.warning("the campaign dialer's clock starts at %s (outbound.clock_start)", origin)
-    return lambda: origin + timedelta(seconds=time.monotonic() - began)
-
-
-async def start_campaigns(settings: Settings, store: AsyncStore, node: SipNode,
-                          dialogs: DialogService | None,
-                          greeting: Callable[[int], Awaitable[bytes]], name: str,
-                          gone_nodes: Sequence[str],
-                          events: EventBus | None = None) -> CampaignScheduler:
-    """Settle what dead nodes (and this node's earlier life) left claimed, then
-    start dialling the running campaigns; their news goes to ``events``."""
-    clock = dialer_clock(settings.outbound.clock_start)
-    calls = SipCampaignCalls(node, settings, dialogs, greeting, store, clock)
-    calls.warm([c.business_name for c in await store.campaigns.campaigns()])
-    scheduler = CampaignScheduler(store.campaigns, calls, CachedDialFacts(store, settings),
-                                  node=name, clock=clock, poll_s=settings.outbound.poll_s,
-                                  events=events)
-    settled = await scheduler.recover(gone_nodes)
-    if settled:
-        log.warning("%d campaign attempt(s) left by stopped or dead nodes settled", settled)
-    scheduler.start()
-    return scheduler

@@ -42,7 +42,7 @@ from callcenter.api.context import ApiContext
 from callcenter.api.server import ApiServer
 from callcenter.call_journal import CallJournal
 from callcenter.call_registry import CallRegistry
-from callcenter.campaign_calls import start_campaigns
+from callcenter.campaign_dialer import start_campaigns
 from callcenter.core.call import EndReason
 from callcenter.core.errors import CallGone, MediaError, SettingsError
 from callcenter.core.events import Event, EventBus

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
+
 from callcenter.campaign_calls import SipCampaignCalls, _Greeting
 from callcenter.campaign_opt_out import OptOut
 from callcenter.core.call_control import DialOutcome, OutboundCall
@@ -143,7 +145,8 @@ async def test_the_flow_result_comes_back_with_the_greeting() -> None:
     assert result.abandoned is False
 
 
-async def test_a_person_taken_for_a_machine_may_still_press_9() -> None:
+async def test_a_person_taken_for_a_machine_may_still_press_9(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
     calls = _calls(_Dialogs(lambda _: asyncio.sleep(0)), _Store(events))
     sip_call = _Call(events)
@@ -153,7 +156,7 @@ async def test_a_person_taken_for_a_machine_may_still_press_9() -> None:
         await asyncio.sleep(60)
         return "machine_message_left", "never"
 
-    calls._leave_message = long_message  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr("callcenter.campaign_calls.leave_machine_message", long_message)
     for key in "59":
         sip_call.dtmf.put_nowait(key)  # type: ignore[attr-defined]
     left = await asyncio.wait_for(calls._machine(cast(Any, sip_call), CALL, cast(Any, None)), 5)
@@ -162,6 +165,6 @@ async def test_a_person_taken_for_a_machine_may_still_press_9() -> None:
     async def short_message(*_: Any) -> tuple[str, str]:
         return "machine_message_left", "message after the beep"
 
-    calls._leave_message = short_message  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr("callcenter.campaign_calls.leave_machine_message", short_message)
     assert await calls._machine(cast(Any, sip_call), CALL, cast(Any, None)) == (
         "machine_message_left", "message after the beep")
