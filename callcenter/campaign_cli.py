@@ -201,7 +201,7 @@ def status(name: str, config_file: Path | None, data_dir: Path | None, as_json: 
         "contacts": counts.pop("contacts"), "pending": counts.pop("pending"),
         "in_flight": counts.pop("in_flight"), "outcomes": dict(sorted(counts.items())),
         "next_due": None if due is None else due.isoformat(),
-        "paused_reason": paused_reason(record, attempts),
+        "paused_reason": paused_reason(record),
         "abandonment": rate.to_dict(), "next_allowed": window, "now": now.isoformat()}
     if as_json:
         click.echo(json.dumps(summary))

@@ -1,9 +1,9 @@
 """What ``callcenter campaign status`` and ``export`` tell the business.
 
 - `abandonment`: the campaign's abandonment rate over the last 30 days
-  (`outbound.abandonment`), and why a paused campaign is paused: the
-  scheduler keeps its reason in the trail of the attempt that tipped the
-  rate (``paused_campaign``), stamped with the same time as the pause;
+  (`outbound.abandonment`), and `paused_reason`: why the dialer paused it
+  (the campaign's ``state_reason``; the attempt that tipped the rate keeps
+  the figures in its trail, ``paused_campaign``);
 - `next_window`: when the campaign may next dial someone, asking the dialing
   rules (with the stores' facts) for its pending attempts, one per area code
   and address state;
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.core.store import AttemptRecord, CampaignRecord, ContactRecord, Store
@@ -27,7 +27,6 @@ from outbound.next_allowed import TIME_BOUND, next_allowed
 
 #: At most this many area code and address groups are asked for the next window.
 WINDOW_GROUPS = 200
-_PAUSE_MATCH = timedelta(seconds=1)
 
 
 def abandonment(store: Store, campaign: str, now: datetime) -> Abandonment:
@@ -36,23 +35,10 @@ def abandonment(store: Store, campaign: str, now: datetime) -> Abandonment:
     return Abandonment(abandoned, live)
 
 
-def paused_reason(record: CampaignRecord, attempts: Sequence[AttemptRecord]) -> str | None:
-    """Why the scheduler paused the campaign, if it is paused and it was the
-    scheduler (None: paused by a command, or not paused)."""
-    if record.state != "paused":
-        return None
-    notes = [a.decision["paused_campaign"] for a in attempts
-             if a.decision and isinstance(a.decision.get("paused_campaign"), dict)]
-    for note in sorted(notes, key=lambda n: str(n.get("at")), reverse=True):
-        try:
-            at = datetime.fromisoformat(str(note["at"]))
-        except (KeyError, ValueError):
-            continue
-        if abs(at - _aware(record.updated_at)) <= _PAUSE_MATCH:
-            rate = Abandonment(int(note.get("abandoned", 0)), int(note.get("live_answers", 0)))
-            return f"abandonment rate over 3 %: {rate.describe()} at {at.isoformat()}"
-        break  # the latest note is older than the pause: a command paused it since
-    return None
+def paused_reason(record: CampaignRecord) -> str | None:
+    """Why the dialer paused the campaign, if it is paused and the dialer did
+    it (None: paused by a command, or not paused)."""
+    return record.state_reason if record.state == "paused" else None
 
 
 def _aware(value: datetime) -> datetime:

@@ -409,7 +409,10 @@ class CampaignScheduler:
 
     async def _pause_for_abandonment(self, campaign: str, rate: Abandonment,
                                      at: datetime) -> None:
-        await self.tables.set_state(campaign, "paused", at)
+        await self.tables.set_state(
+            campaign, "paused", at,
+            reason=(f"abandonment rate over {MAX_RATE * 100:.0f} %: {rate.describe()}"
+                    f" at {at.isoformat()}"))
         self._states[campaign] = "paused"  # this node's own change: not a command's
         log.error("campaign %s paused: its abandonment rate is over %.0f %%: %s; resume it "
                   "with `callcenter campaign resume %s` once the node greets in time",

@@ -56,6 +56,8 @@ class CampaignRow(Base):
     source: Mapped[str] = mapped_column(String())  # the file it came from
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Why the dialer put it in its state (an abandonment pause); None after a command.
+    state_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class ContactRow(Base):

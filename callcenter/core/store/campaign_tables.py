@@ -83,6 +83,7 @@ class CampaignRecord:
     source: str
     created_at: datetime
     updated_at: datetime
+    state_reason: str | None = None  # why the dialer set the state (see set_state)
 
     @classmethod
     def from_row(cls, row: CampaignRow) -> CampaignRecord:
@@ -92,7 +93,7 @@ class CampaignRecord:
                    row.calls_per_s, row.ring_timeout_s, copy.deepcopy(row.retry),
                    row.active_from, row.active_until, row.time_zone,
                    list(row.contact_fields), row.state, row.source, row.created_at,
-                   row.updated_at)
+                   row.updated_at, row.state_reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,14 +219,16 @@ class CampaignTables:
         with self._store._unit("read campaigns") as s:
             return [CampaignRecord.from_row(r) for r in s.scalars(query)]
 
-    def set_state(self, name: str, state: str, at: datetime) -> None:
-        """Run (``running``) or pause (``paused``) a campaign."""
+    def set_state(self, name: str, state: str, at: datetime, *,
+                  reason: str | None = None) -> None:
+        """Run (``running``) or pause (``paused``) a campaign; ``reason`` says
+        why when the dialer does it (a command's change clears it)."""
         choice(state, CAMPAIGN_STATES, "campaign state")
         with self._store._unit(f"set the state of campaign {name}", write=True) as s:
             row = s.get(CampaignRow, name)
             if row is None:
                 raise refused(f"no campaign named {name!r}")
-            row.state, row.updated_at = state, aware(at, "at")
+            row.state, row.updated_at, row.state_reason = state, aware(at, "at"), reason
 
     # Contacts -------------------------------------------------------------
 
@@ -589,9 +592,11 @@ class AsyncCampaignTables:
         """See `CampaignTables.abandonment`."""
         return await self._async._run(self._tables.abandonment, campaign, since)
 
-    async def set_state(self, name: str, state: str, at: datetime) -> None:
+    async def set_state(self, name: str, state: str, at: datetime, *,
+                        reason: str | None = None) -> None:
         """See `CampaignTables.set_state`."""
-        await self._async._run(self._tables.set_state, name, state, at)
+        await self._async._run(functools.partial(self._tables.set_state, reason=reason),
+                               name, state, at)
 
     async def has_open(self, campaign: str) -> bool:
         """See `CampaignTables.has_open`."""
