@@ -44,6 +44,11 @@ reply, over the prompt (barge-in; the prompt must stop within 0.7 s). The
 latency is reported over all turns and per kind (``by_kind``: expected /
 unexpected, after / over the prompt). Same targets.
 
+The first call is placed as soon as the engine serves, while it renders its
+flows' fixed prompts ahead on a lowest-priority thread: ``by_call`` sets its
+turns beside the later calls' and ``prompts_rendered_ahead_s`` says how long
+that rendering took (the first caller must not wait on it).
+
 ``--no-tts-cache`` turns the engine's prompt cache off, so that every reply
 is synthesized (as a prompt with caller-specific words would be); by default
 repeated prompts are cache hits, as static prompts are in production.
@@ -56,6 +61,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -291,6 +297,9 @@ async def drive(uri: str, pcm: dict[str, bytes], real: list[tuple[Clip, bool]] |
     return said, ports
 
 
+RENDERED_AHEAD = re.compile(r"fixed prompt\(s\) of flow '[^']+' rendered ahead in ([\d.]+) s")
+
+
 def analyse(said: list[Utterance], ports: dict[int, int], capture: RtpEnergyCapture,
             engine_log: str) -> dict[str, Any]:
     events = probe_events(engine_log)
@@ -318,6 +327,14 @@ def analyse(said: list[Utterance], ports: dict[int, int], capture: RtpEnergyCapt
                          if t.get("expected") == exp and t.get("over_prompt") == over])
             for exp in (True, False) for over in (False, True)}
     out["first_audio_ms"] = summary([t["first_audio_ms"] for t in good])
+    # The first call is placed as soon as the engine serves, while it renders
+    # its flows' fixed prompts ahead (at the lowest priority): its turns next
+    # to the later calls' show whether a caller waits on that rendering.
+    out["by_call"] = {str(n): summary([t["latency_ms"] for t in good if t["call"] == n])
+                      for n in sorted({t["call"] for t in good})}
+    rendered = [float(m) for m in RENDERED_AHEAD.findall(engine_log)]
+    if rendered:
+        out["prompts_rendered_ahead_s"] = max(rendered)
     # Turns during which a sender (caller or engine) stalled > 60 ms: the shared
     # machine was busy with something else; shown apart, not dropped.
     calm = [t for t in good if not t.get("disturbed")]
