@@ -88,7 +88,7 @@ class AsrSettings(_Section):
     # subscribers cannot be seen); "always" or "off".
     partials: Literal["watched", "always", "off"] = "watched"
     # Silence after which the utterance's final is decoded speculatively.
-    pause_probe_ms: int = Field(100, ge=20)
+    pause_probe_ms: int = Field(80, ge=20)
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     # Frames quieter than this are silence whatever webrtcvad says (it
     # otherwise hangs on ~100 ms past the speech); null: webrtcvad alone.

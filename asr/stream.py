@@ -132,7 +132,7 @@ class UtteranceStream:
                  vad: FrameClassifier | None = None, vad_aggressiveness: int = 2,
                  vad_energy_floor_dbfs: float | None = -55.0,
                  frame_ms: int = 20, partial_interval_ms: int = 600,
-                 pause_probe_ms: int = 100, max_events: int = 64,
+                 pause_probe_ms: int = 80, max_events: int = 64,
                  turns: TurnDecisions | None = None) -> None:
         self.rate = rate
         self._turns = turns

@@ -34,7 +34,7 @@ class EndpointerConfig(BaseModel):
     # Voiced time that stops a prompt (barge-in); may still be a cough.
     barge_in_confirm_ms: int = Field(100, ge=20)
     # Silence that ends an answer that looks complete, and one that does not.
-    end_silence_ms_complete: int = Field(300, gt=0)
+    end_silence_ms_complete: int = Field(270, gt=0)
     end_silence_ms_incomplete: int = Field(1000, gt=0)
     # With no hint from a transcript, answers with less voice count as complete.
     short_answer_ms: int = Field(800, ge=0)

@@ -16,7 +16,7 @@ from asr.settings import AsrSettings, EndOfTurnSettings
 from asr.stream import Final
 from asr.vad import VoiceActivityDetector
 from callcenter.core.errors import SettingsError
-from tests.asr.test_stream import RATE, FakeRecognizer, Harness, pattern
+from tests.asr.test_stream import RATE, SHORT_MS, FakeRecognizer, Harness, pattern
 from tests.support.shared_data import shared_path
 
 
@@ -76,7 +76,7 @@ async def _end_of(probability: float, text: str, voice_ms: int = 1500) -> tuple[
 
 async def test_a_finished_voice_ends_on_the_short_silence_whatever_the_comma() -> None:
     silence, calls = await _end_of(0.9, "one moment please,")
-    assert silence == 300 and calls == 1
+    assert silence == SHORT_MS and calls == 1
 
 
 async def test_an_unfinished_voice_waits_the_long_silence_whatever_the_full_stop() -> None:
@@ -91,7 +91,7 @@ async def test_a_trailing_word_keeps_a_finished_voice_open() -> None:
 
 async def test_a_short_answer_ends_without_asking_the_model() -> None:
     silence, calls = await _end_of(0.1, "No", voice_ms=400)
-    assert silence == 300 and calls == 0
+    assert silence == SHORT_MS and calls == 0
 
 
 def test_a_missing_model_names_the_setting(tmp_path: Path) -> None:

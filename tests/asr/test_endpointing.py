@@ -17,6 +17,9 @@ from asr.endpointing import (
 )
 
 FRAME_MS = 20
+#: The default short end silence, and when it ends an utterance (whole 20 ms frames).
+COMPLETE_MS = EndpointerConfig().end_silence_ms_complete
+SHORT_MS = -(-COMPLETE_MS // 20) * 20
 
 
 def frame(index: int) -> bytes:
@@ -114,19 +117,19 @@ def test_a_short_answer_ends_after_the_short_silence() -> None:
     events = run(ep, "1" * ms(400) + "0" * ms(2000))
     ended = events[-1][1]
     assert isinstance(ended, UtteranceEnded)
-    assert ended.at_ms == 400 + 300
+    assert ended.at_ms == 400 + SHORT_MS
 
 
 def test_hints_override_the_heuristic_for_one_utterance() -> None:
     ep = Endpointer()
     run(ep, "1" * ms(1500))
     ep.set_complete_hint(True)
-    assert ep.end_silence_ms == 300
+    assert ep.end_silence_ms == COMPLETE_MS
     ended = run(ep, "0" * ms(600), start=ms(1500))[-1][1]
-    assert isinstance(ended, UtteranceEnded) and ended.at_ms == 1500 + 300
+    assert isinstance(ended, UtteranceEnded) and ended.at_ms == 1500 + SHORT_MS
 
     run(ep, "1" * ms(400), start=1000)
-    assert ep.end_silence_ms == 300  # the hint was reset: short answer again
+    assert ep.end_silence_ms == COMPLETE_MS  # the hint was reset: short answer again
     ep.set_complete_hint(False)
     ended = run(ep, "0" * ms(1200), start=2000)[-1][1]
     assert isinstance(ended, UtteranceEnded)
@@ -155,7 +158,7 @@ def test_no_input_waits_for_an_open_onset_to_resolve() -> None:
     events = run(ep, "0" * ms(700) + "1" * ms(200) + "0" * ms(1200))
     (index, event), = events
     assert isinstance(event, NoInput)
-    assert event.at_ms == 700 + 200 + 300  # when the cough was dropped, not during it
+    assert event.at_ms == 700 + 200 + SHORT_MS  # when the cough was dropped, not during it
 
 
 def test_confirmed_speech_cancels_no_input() -> None:

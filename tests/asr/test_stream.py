@@ -12,6 +12,9 @@ from asr.settings import AsrSettings
 from asr.stream import Final, Partial, StreamEvent, UtteranceStream, VoiceOnset
 from callcenter.core.speech import Transcript
 
+#: When the default short end silence ends an utterance (whole 20 ms frames).
+SHORT_MS = -(-EndpointerConfig().end_silence_ms_complete // 20) * 20
+
 RATE = 8000
 VOICED = b"\x01" * 320
 SILENT = b"\x00" * 320
@@ -134,7 +137,7 @@ async def test_a_complete_looking_pause_ends_the_turn_sooner() -> None:
     await h.close()
     final = h.of(Final)[0]
     assert isinstance(final, Final)
-    assert final.end_ms == 1500 + 300
+    assert final.end_ms == 1500 + SHORT_MS
 
 
 async def test_the_final_decoded_at_a_pause_is_the_final() -> None:
@@ -157,7 +160,7 @@ async def test_speech_after_a_pause_voids_the_speculative_final() -> None:
     await h.close()
     assert len(h.of(Final)) == 1
     final = h.of(Final)[0]
-    assert isinstance(final, Final) and final.end_ms == 1500 + 200 + 1000 + 300
+    assert isinstance(final, Final) and final.end_ms == 1500 + 200 + 1000 + SHORT_MS
     assert final.transcript.text == "Yes 1."  # the first pause's "Yes 0." was void
     assert h.stream.speculations == 2 and h.stream.speculations_used == 1
 
