@@ -29,6 +29,7 @@ from pydantic import (
 
 from callcenter.core.errors import SettingsError
 from callcenter.core.listening import EndpointerConfig
+from callcenter.core.machine import WorkersPerCore, usable_cores
 
 
 class _Section(BaseModel):
@@ -57,9 +58,10 @@ class AsrSettings(_Section):
     # detected per utterance otherwise (one more encoder pass).
     language: str | None = None
     compute_type: str = "int8"
-    # Threads per worker, and workers: concurrent recognitions on the node.
+    # Threads per worker, and workers: concurrent recognitions on the node
+    # (null: one per core).
     cpu_threads: int = Field(1, ge=1)
-    workers: int = Field(2, ge=1)
+    workers: WorkersPerCore = Field(default_factory=usable_cores)
     beam_size_partial: int = Field(1, ge=1)
     beam_size_final: int = Field(2, ge=1)
     # Shortest encoder window in seconds, for finals and for partials;

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callcenter.core.machine import WorkersPerCore, usable_cores
+
 
 class TtsSettings(BaseModel):
     """How a node speaks. Every field has a default suited to a 2-core node."""
@@ -27,9 +29,9 @@ class TtsSettings(BaseModel):
     length_scale: float | None = Field(None, ge=0.5, le=2.0)
     # Peak level of each sentence, 0..1 of full scale (headroom for the codec).
     volume: float = Field(0.9, gt=0, le=1.0)
-    # Sentences synthesized at once on this node (threads), and onnxruntime
-    # threads each of them uses; workers x intra_op_threads ~ cores.
-    workers: int = Field(2, ge=1, le=64)
+    # Sentences synthesized at once on this node (threads; null: one per
+    # core), and onnxruntime threads each of them uses.
+    workers: WorkersPerCore = Field(default_factory=usable_cores)
     intra_op_threads: int = Field(1, ge=1, le=64)
     # Sentences synthesized ahead of the one being played.
     prefetch: int = Field(1, ge=0, le=8)

@@ -15,8 +15,8 @@ from tests.support.shared_data import shared_path
 
 @pytest.fixture(scope="session")
 def recognizer() -> Iterator[WhisperRecognizer]:
-    """The bundled tiny.en with the default settings (two workers)."""
-    rec = WhisperRecognizer(AsrSettings())
+    """The bundled tiny.en with the default settings, two workers whatever the machine."""
+    rec = WhisperRecognizer(AsrSettings(workers=2))
     yield rec
     rec.close()
 

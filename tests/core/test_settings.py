@@ -86,11 +86,11 @@ def test_package_sections_are_validated_with_file_and_line(tmp_path: Path) -> No
 
     class Voice(BaseModel):
         model_config = ConfigDict(extra="ignore")
-        workers: int = 1
+        prefetch: int = 0
 
     user = tmp_path / "site.yaml"
-    user.write_text("tts:\n  workers: many\n")
+    user.write_text("tts:\n  prefetch: many\n")
     settings = load_settings(user, environ={})
-    with pytest.raises(SettingsError, match=rf"'tts.workers' \({user}:2\)"):
+    with pytest.raises(SettingsError, match=rf"'tts.prefetch' \({user}:2\)"):
         settings.section("tts", Voice)
-    assert load_settings(environ={}).section("tts", Voice).workers == 2  # shipped
+    assert load_settings(environ={}).section("tts", Voice).prefetch == 1  # shipped

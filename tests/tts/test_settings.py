@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 from callcenter.core.errors import SettingsError
+from callcenter.core.machine import usable_cores
 from callcenter.core.settings import load_settings
 from tts.settings import TtsSettings
 
 
-def test_defaults_suit_a_two_core_node() -> None:
+def test_defaults_fill_the_machine_s_cores() -> None:
     settings = load_settings(environ={}).section("tts", TtsSettings)
     assert settings.voice is None
-    assert settings.workers * settings.intra_op_threads == 2
+    assert settings.workers * settings.intra_op_threads == usable_cores()
     assert settings.cache_path(Path("/data")) == Path("/data/tts-cache")
 
 
