@@ -167,7 +167,7 @@ class SipCampaignCalls:
             _dropped(opening)
             reason = outcome_for_code(exc.sip_code or 0)
             return DialResult(_OUTCOMES.get(reason, DialOutcome.FAILED), exc.sip_code,
-                              detail=str(exc))
+                              call_id=exc.call_id, detail=str(exc))
         except CallCenterError as exc:
             _dropped(opening)
             return DialResult(DialOutcome.FAILED, detail=str(exc))

@@ -429,7 +429,8 @@ class SipNode:
             sip_call.hangup_reason = EndReason.NO_ANSWER
             await sip_call.hangup(EndReason.NO_ANSWER)
             end = await asyncio.wait_for(asyncio.shield(sip_call.ended), 10)
-            raise CallFailed(f"no answer from {uri} within {timeout:.0f} s", 408) from None
+            raise CallFailed(f"no answer from {uri} within {timeout:.0f} s", 408,
+                             call_id=sip_call.id) from None
         except asyncio.CancelledError:
             # The dialler gave up (its caller left): stop the ringing (CANCEL).
             await asyncio.shield(sip_call.hangup(EndReason.ENGINE_HANGUP))
@@ -437,7 +438,7 @@ class SipNode:
         except Exception:
             end = await asyncio.wait_for(asyncio.shield(sip_call.ended), 10)
             raise CallFailed(f"{uri}: {end.reason} ({end.sip_code} {end.text})",
-                             end.sip_code) from None
+                             end.sip_code, call_id=sip_call.id) from None
         await asyncio.wait_for(asyncio.shield(sip_call.media_ready), 10)
         return sip_call
 

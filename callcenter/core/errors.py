@@ -32,11 +32,14 @@ class CapacityError(CallCenterError):
 
 
 class CallFailed(CallCenterError):
-    """A call attempt ended without being answered."""
+    """A call attempt ended without being answered (``call_id``: the engine's
+    id of the leg, when one was made: its CDR)."""
 
-    def __init__(self, message: str, sip_code: int | None = None) -> None:
+    def __init__(self, message: str, sip_code: int | None = None, *,
+                 call_id: str | None = None) -> None:
         super().__init__(message)
         self.sip_code = sip_code
+        self.call_id = call_id
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]

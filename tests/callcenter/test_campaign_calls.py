@@ -128,6 +128,9 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
             assert call is not None and call.direction == "outbound" and call.answered_at
         first, second = store.campaigns.attempts("e2e-busy")
         assert (first.sip_code, second.attempt_no, second.sip_code) == (486, 2, 486)
+        # A refused attempt names its leg: its CDR keeps the refusal.
+        refused_cdr = await _cdr_answered(store, first.call_id or "", shows=lambda c: c.sip_code)
+        assert refused_cdr is not None and refused_cdr.sip_code == 486, first
         assert first.ended_at is not None and second.dialed_at is not None
         assert second.dialed_at - first.ended_at >= timedelta(seconds=1)
 
@@ -160,12 +163,14 @@ async def test_a_campaign_dials_through_its_trunks_and_stores_the_outcomes(
         await busy.stop()
 
 
-async def _cdr_answered(store: Store, call_id: str, timeout: float = 10) -> CallRecord | None:
-    """The call's CDR once it shows the answer: the journal writes CDRs
-    behind the attempt's outcome (the scheduler's own write), later on a
-    busy machine."""
+async def _cdr_answered(store: Store, call_id: str, timeout: float = 10,
+                        shows: Callable[[CallRecord], object] = lambda c: c.answered_at
+                        ) -> CallRecord | None:
+    """The call's CDR once it `shows` (by default the answer): the journal
+    writes CDRs behind the attempt's outcome (the scheduler's own write),
+    later on a busy machine."""
     deadline = time.monotonic() + timeout
-    while (call := store.get_call(call_id)) is None or call.answered_at is None:
+    while (call := store.get_call(call_id)) is None or not shows(call):
         if time.monotonic() > deadline:
             return call
         await asyncio.sleep(0.1)

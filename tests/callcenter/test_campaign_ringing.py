@@ -113,7 +113,7 @@ async def test_a_campaign_rings_15_s_and_never_dials_outside_the_window(
         assert [(c.direction.value, c.answered_at, c.end_reason, c.sip_code)
                 for c in calls] == [("outbound", None, EndReason.NO_ANSWER, 487)], (
             f"{calls}\n{why()}")
-        assert RINGING in calls[0].to_uri, calls
+        assert RINGING in calls[0].to_uri and rang.call_id == calls[0].id, calls
 
         # 2. Outside the window: deferred, never dialled, due at 08:00 local.
         assert (deferred.outcome, deferred.dialed_at, deferred.claimed_at) == (
