@@ -14,8 +14,9 @@ Decoding choices, from the measurements in DESIGN.md:
 - the encoder sees ``window_s`` seconds (``partial_window_s`` for partials)
   instead of faster-whisper's fixed 30 s padding, widened to fit longer
   audio so that audio is never split;
-- partials decode greedily, once; finals with ``beam_size_final`` and a
-  temperature fallback;
+- partials decode greedily, once; finals with ``beam_size_final`` at the
+  ``temperatures`` given (one, by default: on recorded human speech the
+  fallback to 0.4 and 0.8 changed no word and doubled a short word's decode);
 - repetition is bounded by a token budget per second of audio, the
   compression-ratio fallback, and a check that collapses a phrase repeated
   three times or more, or twice when the words come faster than anyone
@@ -25,6 +26,13 @@ Decoding choices, from the measurements in DESIGN.md:
 - ``condition_on_previous_text`` is off: each utterance stands alone.
 
 Dialog hints become faster-whisper ``hotwords`` (or an ``initial_prompt``).
+
+Finals are not batched across calls. CTranslate2 can decode a batch (two
+10 s windows: 209 ms on one core, against 186 ms for one alone), but with a
+worker per core two finals already run side by side and answer sooner;
+a batch pays only when more finals wait than there are workers, and at 8
+conversations on 2 cores a final waited at most ~125 ms (p95,
+bench/voice_latency.py --load --load-calls 8 on the dense build).
 """
 
 from __future__ import annotations
