@@ -76,6 +76,9 @@ class AsrSettings(_Section):
     # the same WER (10.6 %) and doubled the decode of short words, where
     # Whisper's log-probability test fails most (see config/settings.yaml).
     temperatures: tuple[float, ...] = (0.0,)
+    # Finals decoded together when more wait than workers are free (one
+    # encoder and decoder call; 1 = each alone). See asr/final_batch.py.
+    final_batch: int = Field(4, ge=1, le=16)
     # Decoding stops after this many tokens per second of audio (plus 16).
     max_tokens_per_s: float = Field(8.0, gt=0)
     # How a dialog state's hints bias recognition. Off: on recorded human

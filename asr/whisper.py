@@ -27,12 +27,10 @@ Decoding choices, from the measurements in DESIGN.md:
 
 Dialog hints become faster-whisper ``hotwords`` (or an ``initial_prompt``).
 
-Finals are not batched across calls. CTranslate2 can decode a batch (two
-10 s windows: 209 ms on one core, against 186 ms for one alone), but with a
-worker per core two finals already run side by side and answer sooner;
-a batch pays only when more finals wait than there are workers, and at 8
-conversations on 2 cores a final waited at most ~125 ms (p95,
-bench/voice_latency.py --load --load-calls 8 on the dense build).
+Finals of several calls decode as one batch when more wait than there
+are free workers (:mod:`asr.final_batch`, up to ``final_batch``): a worker
+that frees up takes the oldest waiting final and the others that share its
+window and prompt. A final that finds a free worker decodes at once, alone.
 """
 
 from __future__ import annotations
@@ -51,7 +49,9 @@ from typing import Any
 import numpy as np
 import soxr
 from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
 
+from asr.final_batch import FinalKey, FinalQueue, WaitingFinal, decode_together
 from asr.settings import AsrSettings
 from callcenter.core.errors import SettingsError
 from callcenter.core.speech import Transcript
@@ -113,7 +113,14 @@ class WhisperRecognizer:
         self._lock = threading.Lock()
         self._jobs = 0
         self._finals = 0
+        self._decoding = 0  # workers decoding right now
         self.partials_skipped = 0
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual,
+                                    task="transcribe", language=self._language)
+        self.waiting_finals = FinalQueue(self.settings.final_batch)
+        # Batches mirror faster-whisper's decode of one segment at one temperature.
+        self._batching = (self.settings.final_batch > 1 and self._language is not None
+                          and self.settings.temperatures == (0.0,))
 
     # -- the Recognizer port ---------------------------------------------
 
@@ -133,8 +140,14 @@ class WhisperRecognizer:
             self._jobs += 1
             self._finals += final
         try:
-            job = self._pool.submit(self.transcribe_blocking, pcm, rate, final=final,
-                                    hints=tuple(hints))
+            waiting = self._batchable(pcm, rate, hints) if final else None
+            if waiting is not None:
+                self.waiting_finals.put(waiting)
+                self._pool.submit(self._decode_waiting)
+                job = waiting.done
+            else:
+                job = self._pool.submit(self._decode_alone, pcm, rate, final=final,
+                                        hints=tuple(hints))
         except BaseException:
             self._release(final)
             raise
@@ -173,17 +186,65 @@ class WhisperRecognizer:
             parts = [(s.text.strip(), s.avg_logprob, len(s.tokens)) for s in segments]
         finally:
             _WindowedWhisper.window.frames = None
-        text, repeated = collapse_repetitions(" ".join(t for t, _, _ in parts if t),
-                                              seconds=seconds)
-        tokens = sum(n for _, _, n in parts)
-        logprob = sum(lp * n for _, lp, n in parts) / tokens if tokens else -math.inf
-        confidence = math.exp(logprob) * (0.5 if repeated else 1.0) if tokens else 0.0
-        if repeated:
-            log.info("collapsed a repetition in a %s (%.1f s of audio)",
-                     "final" if final else "partial", seconds)
-        return Transcript(text=text, is_final=final, confidence=min(1.0, confidence),
-                          audio_seconds=seconds,
-                          compute_seconds=time.perf_counter() - started)
+        return _transcript(parts, seconds, final=final, started=started)
+
+    def _batchable(self, pcm: bytes, rate: int, hints: Sequence[str]) -> WaitingFinal | None:
+        """`pcm`'s final as one that may decode with others, or None when it
+        must decode alone (batching off, too short, long enough for timestamps)."""
+        seconds = len(pcm) // 2 / rate
+        if (not self._batching or seconds < 0.1
+                or seconds > self.settings.timestamps_after_s):
+            return None
+        options = self._options(seconds, final=True, hints=hints)
+        earlier = options.get("initial_prompt")  # as faster-whisper's transcribe takes it
+        previous = self._tokenizer.encode(" " + earlier.strip()) if earlier else []
+        prompt = self._model.get_prompt(self._tokenizer, previous, without_timestamps=True,
+                                        hotwords=options.get("hotwords"))
+        key = FinalKey(self._window_frames(seconds, final=True), tuple(prompt))
+        return WaitingFinal(pcm, rate, key, options["max_new_tokens"])
+
+    def _decode_alone(self, pcm: bytes, rate: int, *, final: bool,
+                      hints: Sequence[str]) -> Transcript:
+        with self._lock:
+            self._decoding += 1
+        try:
+            return self.transcribe_blocking(pcm, rate, final=final, hints=hints)
+        finally:
+            with self._lock:
+                self._decoding -= 1
+
+    def _decode_waiting(self) -> None:
+        """In a worker: decode the oldest waiting final with its kin, if any left."""
+        with self._lock:
+            free = self._workers - self._decoding  # this worker included
+            self._decoding += 1
+        try:
+            batch = self.waiting_finals.take(sharing=free)
+            if batch:
+                self._decode_batch(batch)
+        finally:
+            with self._lock:
+                self._decoding -= 1
+
+    def _decode_batch(self, waiting: Sequence[WaitingFinal]) -> None:
+        started = time.perf_counter()
+        # Running from here on; a final whose caller stopped waiting is dropped.
+        batch = [f for f in waiting if f.done.set_running_or_notify_cancel()]
+        if not batch:
+            return
+        try:
+            audios = [_to_16k(f.pcm, f.rate) for f in batch]
+            decoded = decode_together(self._model, self._tokenizer, batch[0].key, audios,
+                                      [f.budget for f in batch],
+                                      beam_size=self.settings.beam_size_final)
+        except Exception as exc:  # each caller's await raises it
+            for final in batch:
+                final.done.set_exception(exc)
+            return
+        for final, audio, (text, logprob, tokens) in zip(batch, audios, decoded, strict=True):
+            final.done.set_result(_transcript([(text, logprob, tokens)],
+                                              len(audio) / SAMPLE_RATE, final=True,
+                                              started=started))
 
     def _window_frames(self, seconds: float, *, final: bool) -> int:
         shortest = self.settings.window_s if final else self.settings.partial_window_s
@@ -241,6 +302,22 @@ def _load(path: Path, settings: AsrSettings) -> WhisperModel:
         raise SettingsError(
             f"invalid setting 'asr.model': cannot load {path} "
             f"(asr.compute_type {settings.compute_type!r}): {exc}") from None
+
+
+def _transcript(parts: Sequence[tuple[str, float, int]], seconds: float, *, final: bool,
+                started: float) -> Transcript:
+    """A Transcript of decoded `parts` (text, mean log-probability, tokens),
+    with any runaway repetition collapsed."""
+    text, repeated = collapse_repetitions(" ".join(t for t, _, _ in parts if t),
+                                          seconds=seconds)
+    tokens = sum(n for _, _, n in parts)
+    logprob = sum(lp * n for _, lp, n in parts) / tokens if tokens else -math.inf
+    confidence = math.exp(logprob) * (0.5 if repeated else 1.0) if tokens else 0.0
+    if repeated:
+        log.info("collapsed a repetition in a %s (%.1f s of audio)",
+                 "final" if final else "partial", seconds)
+    return Transcript(text=text, is_final=final, confidence=min(1.0, confidence),
+                      audio_seconds=seconds, compute_seconds=time.perf_counter() - started)
 
 
 def _to_16k(pcm: bytes, rate: int) -> np.ndarray:

@@ -116,6 +116,37 @@ async def test_a_busy_pool_skips_partials_not_finals(recognizer: WhisperRecogniz
     assert recognizer.busy == 0
 
 
+async def test_waiting_finals_decode_together_as_each_alone(
+        recognizer: WhisperRecognizer) -> None:
+    """Six finals at once on two workers: some wait and decode as a batch,
+    word for word what faster-whisper's own decode of each gives."""
+    audios = [say(text) for text in SENTENCES] * 2
+    alone = [recognizer.transcribe_blocking(audio, 8000, final=True).text
+             for audio in audios[:3]] * 2
+    batched = recognizer.waiting_finals.batched
+    together = await asyncio.gather(*(recognizer.transcribe(audio, 8000, final=True)
+                                      for audio in audios))
+    assert [t.text for t in together if t is not None] == alone
+    assert recognizer.waiting_finals.batched >= batched + 2
+    assert recognizer.busy == 0 and len(recognizer.waiting_finals) == 0
+
+
+async def test_a_final_given_up_on_while_waiting_is_dropped(
+        recognizer: WhisperRecognizer) -> None:
+    audio = say(SENTENCES[1])
+    finals = [asyncio.create_task(recognizer.transcribe(audio, 8000, final=True))
+              for _ in range(4)]
+    await asyncio.sleep(0)
+    finals[3].cancel()
+    results = await asyncio.gather(*finals, return_exceptions=True)
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert all(normalized(r.text) == normalized(SENTENCES[1])  # type: ignore[union-attr]
+               for r in results[:3])
+    async with asyncio.timeout(10):  # its decode may have begun before the cancel
+        while recognizer.busy:
+            await asyncio.sleep(0.05)
+
+
 async def test_a_shorter_window_same_text() -> None:
     rec = WhisperRecognizer(AsrSettings(window_s=10))
     try:
