@@ -228,7 +228,8 @@ class DialogService:
         out = {"conversations": self._conversations}
         if self.recognizer is not None:
             out.update(asr_busy=self.recognizer.busy,
-                       asr_partials_skipped=self.recognizer.partials_skipped)
+                       asr_partials_skipped=self.recognizer.partials_skipped,
+                       asr_finals_batched=self.recognizer.waiting_finals.batched)
         if self.synthesizer is not None:
             out["tts_sentences_rendered"] = self.synthesizer.stats.finished
             cache = self.synthesizer.cache
