@@ -19,16 +19,15 @@ trail and callees' consents; `store.api_users` the control API's users
 
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
 from callcenter.core.store.api_users import API_ROLES, ApiUserRecord, ApiUsers
-from callcenter.core.store.campaign_tables import (
+from callcenter.core.store.campaign_records import (
     ATTEMPT_OUTCOMES,
     CAMPAIGN_STATES,
-    AsyncCampaignTables,
     AttemptRecord,
     CampaignRecord,
-    CampaignTables,
     ContactInput,
     ContactRecord,
 )
+from callcenter.core.store.campaign_tables import AsyncCampaignTables, CampaignTables
 from callcenter.core.store.dnc_lists import (
     CONSENT_KINDS,
     DNC_SOURCES,
