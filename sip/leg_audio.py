@@ -279,9 +279,20 @@ class LegAudio:
         """Bridge sources routed with :meth:`hear_slot`."""
         return frozenset(self._hearing_slots)
 
-    def detach(self, others: list[LegAudio]) -> None:
+    def detach(self, others: list[LegAudio], *, stream_removed: bool = False) -> None:
         """Leave the bridge: drop every route to and from this leg, release its
-        ports to the pool."""
+        ports to the pool.
+
+        `stream_removed`: the call has ended and pjsua is removing its stream
+        slot, which takes every route to and from that slot along. Those
+        routes are only forgotten here, never disconnected: on pjsua 2.15 a
+        disconnect queued behind the slot's removal runs against the empty
+        slot and drops *every* route of the other port (pjproject issue 4719,
+        fixed upstream by PR 4700), e.g. an agent session's own voice and
+        engine audio when its caller hangs up, so its next caller never connects.
+        """
+        if stream_removed:
+            self._forget_stream(others)
         for other in others:
             if self in other._hearing:
                 other.stop_hearing(self)
@@ -300,6 +311,27 @@ class LegAudio:
             self.pool.release(self, (self._engine, self._tap))
         self._engine = None
         self._tap = None
+
+    def _forget_stream(self, others: list[LegAudio]) -> None:
+        """Routes to and from the stream slot pjsua is removing are forgotten;
+        those to this leg's tap (a port of ours, reused) are disconnected."""
+        if self._stream is None or self._tap is None:
+            return
+        tap = self._tap.slot
+        for other in others:
+            other._hearing.discard(self)  # from the removed slot: gone with it
+        for other in list(self._hearing):
+            if other._stream is not None:
+                conf_disconnect(other._stream, tap)
+        for other in list(self._hearing_engines):
+            if other._engine is not None:
+                conf_disconnect(other._engine.slot, tap)
+        for slot in self._hearing_slots:
+            conf_disconnect(slot, tap)
+        self._hearing.clear()
+        self._hearing_engines.clear()
+        self._hearing_slots.clear()
+        self._stream = None  # engine port <-> stream: gone with the slot
 
     def _connect_source(self, source: int) -> None:
         assert self._stream is not None and self._tap is not None

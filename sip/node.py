@@ -334,7 +334,8 @@ class SipNode:
         later is wrong: pjsua may already have given its call slot to a new
         INVITE, and ``~Call`` would hang that one up."""
         if call.leg is not None:
-            call.leg.detach([c.leg for c in self._calls.values() if c.leg is not None])
+            call.leg.detach([c.leg for c in self._calls.values() if c.leg is not None],
+                            stream_removed=True)
         for call_id, known in list(self._calls.items()):
             if known is call:
                 del self._calls[call_id]
