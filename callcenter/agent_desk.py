@@ -39,6 +39,10 @@ from callcenter.core.errors import CallFailed, CallGone, MediaError
 from callcenter.queued_call import Phase, QueuedCall, TalkEnd
 from sip.call import SipCall
 
+# How much longer than the connect tone its playing may take before the
+# connection is given up (the media path stalled): the caller is requeued.
+TONE_SLACK_S = 3.0
+
 if TYPE_CHECKING:
     from callcenter.acd_service import AcdService
 
@@ -93,17 +97,22 @@ class AgentDesk:
             if not gone():
                 await caller.hold_off()
                 if tone_s > 0:
-                    await asyncio.gather(
-                        phone.play(connect_tone(_rate(phone), tone_s)),
-                        caller.call.play(connect_tone(caller.rate, tone_s)))
-                    # Heard to its end before the other side is: the bridge comes after.
-                    await asyncio.gather(phone.played_out(), caller.call.played_out())
+                    async with asyncio.timeout(tone_s + TONE_SLACK_S):
+                        await asyncio.gather(
+                            phone.play(connect_tone(_rate(phone), tone_s)),
+                            caller.call.play(connect_tone(caller.rate, tone_s)))
+                        # Heard to its end before the other side is: the bridge comes after.
+                        await asyncio.gather(phone.played_out(), caller.call.played_out())
             if not gone():
                 await acd.node.bridge(caller.call, phone)
                 bridged = True
         except (CallGone, CallFailed, MediaError) as exc:
             log.info("agent %s: connecting call %s failed: %s", self.agent_id,
                      caller.id[:8], exc)
+        except TimeoutError:
+            log.warning("agent %s: the connect tone for call %s did not play out within "
+                        "%.1f s; offering the caller again", self.agent_id, caller.id[:8],
+                        tone_s + TONE_SLACK_S)
         queue = acd.queues[caller.queue]
         if bridged and not gone() and caller.phase is Phase.CONNECTING:
             self._change(status.answer())
