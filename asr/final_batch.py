@@ -10,7 +10,7 @@ so batching never delays a final.
 
     waiting = FinalQueue(most=4)
     waiting.put(WaitingFinal(pcm, 8000, FinalKey(1000, prompt), budget=24))
-    batch = waiting.take(sharing=1)  # in a worker: the oldest final and its kin
+    batch = waiting.take(workers=2)  # in a worker: the oldest final and its kin
     texts = decode_together(model, tokenizer, batch[0].key, audios, [f.budget for f in batch],
                             beam_size=2)
 
@@ -82,15 +82,15 @@ class FinalQueue:
         with self._lock:
             self._waiting.append(final)
 
-    def take(self, sharing: int = 1) -> list[WaitingFinal]:
-        """The oldest waiting final and its kin, for one of `sharing` free
-        workers (this one included): each takes an even share, so a free
-        worker is never left idle while another decodes a batch. Empty when
-        other workers already took them."""
+    def take(self, workers: int = 1) -> list[WaitingFinal]:
+        """The oldest waiting final and its kin, for one of the pool's
+        `workers`: a batch only when more finals wait than there are workers
+        (each takes its share of the backlog), else the oldest alone. Empty
+        when other workers already took them."""
         with self._lock:
             if not self._waiting:
                 return []
-            size = min(self.most, math.ceil(len(self._waiting) / max(1, sharing)))
+            size = min(self.most, math.ceil(len(self._waiting) / max(1, workers)))
             first = self._waiting.popleft()
             batch = [first]
             for other in list(self._waiting):

@@ -28,9 +28,10 @@ Decoding choices, from the measurements in DESIGN.md:
 Dialog hints become faster-whisper ``hotwords`` (or an ``initial_prompt``).
 
 Finals of several calls decode as one batch when more wait than there
-are free workers (:mod:`asr.final_batch`, up to ``final_batch``): a worker
-that frees up takes the oldest waiting final and the others that share its
-window and prompt. A final that finds a free worker decodes at once, alone.
+are workers (:mod:`asr.final_batch`, up to ``final_batch``): a worker that
+frees up takes the oldest waiting final and its share of the others that
+share its window and prompt. A final that finds a free worker decodes at
+once, alone.
 """
 
 from __future__ import annotations
@@ -113,7 +114,6 @@ class WhisperRecognizer:
         self._lock = threading.Lock()
         self._jobs = 0
         self._finals = 0
-        self._decoding = 0  # workers decoding right now
         self.partials_skipped = 0
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual,
                                     task="transcribe", language=self._language)
@@ -146,7 +146,7 @@ class WhisperRecognizer:
                 self._pool.submit(self._decode_waiting)
                 job = waiting.done
             else:
-                job = self._pool.submit(self._decode_alone, pcm, rate, final=final,
+                job = self._pool.submit(self.transcribe_blocking, pcm, rate, final=final,
                                         hints=tuple(hints))
         except BaseException:
             self._release(final)
@@ -203,28 +203,12 @@ class WhisperRecognizer:
         key = FinalKey(self._window_frames(seconds, final=True), tuple(prompt))
         return WaitingFinal(pcm, rate, key, options["max_new_tokens"])
 
-    def _decode_alone(self, pcm: bytes, rate: int, *, final: bool,
-                      hints: Sequence[str]) -> Transcript:
-        with self._lock:
-            self._decoding += 1
-        try:
-            return self.transcribe_blocking(pcm, rate, final=final, hints=hints)
-        finally:
-            with self._lock:
-                self._decoding -= 1
-
     def _decode_waiting(self) -> None:
-        """In a worker: decode the oldest waiting final with its kin, if any left."""
-        with self._lock:
-            free = self._workers - self._decoding  # this worker included
-            self._decoding += 1
-        try:
-            batch = self.waiting_finals.take(sharing=free)
-            if batch:
-                self._decode_batch(batch)
-        finally:
-            with self._lock:
-                self._decoding -= 1
+        """In a worker: decode the oldest waiting final (with its kin when
+        finals back up), if any is left."""
+        batch = self.waiting_finals.take(workers=self._workers)
+        if batch:
+            self._decode_batch(batch)
 
     def _decode_batch(self, waiting: Sequence[WaitingFinal]) -> None:
         started = time.perf_counter()
