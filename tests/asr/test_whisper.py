@@ -9,11 +9,12 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from asr.settings import AsrSettings
 from asr.stream import Final, Partial, SpeechStarted, StreamEvent, UtteranceStream, VoiceOnset
-from asr.whisper import WhisperRecognizer, collapse_repetitions
+from asr.whisper import WhisperRecognizer, collapse_repetitions, voiced_bursts
 from callcenter.core.errors import SettingsError
 from callcenter.core.speech import Recognizer
 from tests.asr.speech import frames, normalized, say, silence
@@ -175,6 +176,48 @@ def test_collapse_repetitions() -> None:
     assert collapse_repetitions(echo, seconds=1.9) == ("Could you say that again?", True)
     assert collapse_repetitions(echo, seconds=4.0) == (echo, False)  # said twice, slowly
     assert collapse_repetitions("yes yes", seconds=0.3) == ("yes yes", False)
+
+
+def test_a_lone_word_repeats_as_often_as_the_voice_bursts() -> None:
+    assert collapse_repetitions("Three. Three.", bursts=1) == ("Three.", True)
+    assert collapse_repetitions("Yes, yes, yes, yes.", bursts=2) == ("Yes, yes.", True)
+    assert collapse_repetitions("No, no.", bursts=2) == ("No, no.", False)
+    assert collapse_repetitions("two two", bursts=0) == ("two", True)
+    assert collapse_repetitions("two for two", bursts=1) == ("two for two", False)
+
+
+def test_voiced_bursts_tells_a_word_said_twice_from_once() -> None:
+    rate = 16000
+    word = (0.3 * np.sin(2 * np.pi * 300 * np.arange(int(0.3 * rate)) / rate)).astype(np.float32)
+    pause = np.zeros(int(0.15 * rate), dtype=np.float32)
+    assert voiced_bursts(np.concatenate([pause, word, pause])) == 1
+    assert voiced_bursts(np.concatenate([pause, word, pause, word, pause])) == 2
+    assert voiced_bursts(np.concatenate([pause, word, pause[:480], word])) == 1  # 30 ms apart
+    assert voiced_bursts(np.zeros(rate, dtype=np.float32)) == 0
+
+
+def test_recorded_digits_cut_as_a_call_does_come_back_once() -> None:
+    """A call decodes only the endpointer's cut (300 ms before the voice, the
+    80 ms pause probe after it) on the node's 10 s window, where tiny.en
+    heard 12 of these 60 recorded digits twice ("three" as "three three")."""
+    data = shared_path("real-speech-en")
+    recognizer = WhisperRecognizer(AsrSettings(workers=1, window_s=10))
+    with (data / "manifest.tsv").open(encoding="utf-8") as manifest:
+        rows = [r for r in csv.DictReader(manifest, delimiter="\t") if r["set"] == "fsdd"]
+    doubled = []
+    try:
+        for row in rows:
+            with wave.open(str(data / row["file"])) as wav:
+                pcm = wav.readframes(wav.getnframes())
+            start = max(0.0, float(row["speech_start_s"]) - 0.3)
+            end = float(row["speech_end_s"]) + 0.08
+            cut = pcm[int(start * 8000) * 2:int(end * 8000) * 2]
+            words = normalized(recognizer.transcribe_blocking(cut, 8000, final=True).text).split()
+            if len(words) > 1 and len(set(words)) == 1:
+                doubled.append(" ".join(words))
+    finally:
+        recognizer.close()
+    assert len(rows) == 60 and len(doubled) <= 1, doubled
 
 
 async def test_a_stream_fed_frame_by_frame(recognizer: WhisperRecognizer) -> None:
