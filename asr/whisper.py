@@ -22,7 +22,8 @@ Decoding choices, from the measurements in DESIGN.md:
   three times or more, or twice when the words come faster than anyone
   speaks, and a lone word repeated more often than the audio has bursts of
   voice (the confidence is then halved);
-- finals longer than ``timestamps_after_s`` decode with timestamps, which
+- finals longer than ``timestamps_after_s`` (sentences, not single words)
+  decode with timestamps, which keeps tiny.en from echoing a sentence and
   lets the decoder resume after an early stop;
 - ``condition_on_previous_text`` is off: each utterance stands alone.
 
@@ -318,29 +319,35 @@ _BURST_FRAMES_PER_S = 50  # 20 ms frames
 
 def voiced_bursts(audio: np.ndarray, *, floor_dbfs: float = -55.0,
                   below_peak_db: float = 20.0, gap_s: float = 0.06,
-                  min_s: float = 0.08) -> int:
+                  min_s: float = 0.08, word_peak_db: float = 12.0) -> int:
     """How many separate bursts of voice `audio` (16 kHz, float) holds.
 
     A 20 ms frame is loud when within `below_peak_db` of the loudest frame
     and above `floor_dbfs`; loud frames closer than `gap_s` join, and a
-    burst counts when it lasts `min_s`. A word said once is one burst, a
-    word said twice ("no, no") two: the 144 recorded words and digits of
-    real-speech-en cut as a call cuts them (bench/short_words.py) gave 136
-    cuts of one burst and 5 of two; the same words said twice, 80 ms
-    apart, 140 of two, 2 of one and 4 of more.
+    burst counts when it lasts `min_s` and peaks within `word_peak_db` of
+    the loudest frame (a breath or a click after a word is 14-18 dB under
+    it; a word said again is not). A word said once is one burst, a word
+    said twice ("no, no") two: of the 144 recorded words and digits of
+    real-speech-en cut as a call cuts them (bench/short_words.py), the
+    three that Whisper still doubled had a second burst of 80 ms at
+    -14 to -18 dB until `word_peak_db` left it out.
     """
     size = SAMPLE_RATE // _BURST_FRAMES_PER_S
     frames = np.asarray(audio[: len(audio) // size * size], dtype=np.float64).reshape(-1, size)
     if not len(frames):
         return 0
     level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-    loud = np.flatnonzero((level > floor_dbfs) & (level > level.max() - below_peak_db))
+    loudest = level.max()
+    loud = np.flatnonzero((level > floor_dbfs) & (level > loudest - below_peak_db))
     if not len(loud):
         return 0
     breaks = np.flatnonzero(np.diff(loud) > round(gap_s * _BURST_FRAMES_PER_S))
     starts = np.r_[loud[0], loud[breaks + 1]]
     ends = np.r_[loud[breaks], loud[-1]]
-    return int(np.sum(ends - starts + 1 >= round(min_s * _BURST_FRAMES_PER_S)))
+    shortest = round(min_s * _BURST_FRAMES_PER_S)
+    return sum(1 for start, end in zip(starts, ends, strict=True)
+               if end - start + 1 >= shortest
+               and level[start:end + 1].max() >= loudest - word_peak_db)
 
 
 _WORD_KEY = re.compile(r"[^\w']+")

@@ -27,6 +27,8 @@ SENTENCES = [
     "Please cancel my appointment.",
     "Yes, that is correct.",
 ]
+# Answers short enough to decode without timestamps, so waiting ones may batch.
+ANSWERS = ["Yes.", "Seven.", "Cancel it."]
 
 
 def test_it_is_a_recognizer(recognizer: WhisperRecognizer) -> None:
@@ -119,9 +121,9 @@ async def test_a_busy_pool_skips_partials_not_finals(recognizer: WhisperRecogniz
 
 async def test_waiting_finals_decode_together_as_each_alone(
         recognizer: WhisperRecognizer) -> None:
-    """Six finals at once on two workers: some wait and decode as a batch,
-    word for word what faster-whisper's own decode of each gives."""
-    audios = [say(text) for text in SENTENCES] * 2
+    """Six short answers at once on two workers: some wait and decode as a
+    batch, word for word what faster-whisper's own decode of each gives."""
+    audios = [say(text) for text in ANSWERS] * 2
     alone = [recognizer.transcribe_blocking(audio, 8000, final=True).text
              for audio in audios[:3]] * 2
     batched = recognizer.waiting_finals.batched
@@ -134,15 +136,15 @@ async def test_waiting_finals_decode_together_as_each_alone(
 
 async def test_a_final_given_up_on_while_waiting_is_dropped(
         recognizer: WhisperRecognizer) -> None:
-    audio = say(SENTENCES[1])
+    audio = say(ANSWERS[2])
     finals = [asyncio.create_task(recognizer.transcribe(audio, 8000, final=True))
-              for _ in range(4)]
+              for _ in range(6)]
     await asyncio.sleep(0)
-    finals[3].cancel()
+    finals[4].cancel()
     results = await asyncio.gather(*finals, return_exceptions=True)
-    assert isinstance(results[3], asyncio.CancelledError)
-    assert all(normalized(r.text) == normalized(SENTENCES[1])  # type: ignore[union-attr]
-               for r in results[:3])
+    assert isinstance(results[4], asyncio.CancelledError)
+    assert all(normalized(r.text) == normalized(ANSWERS[2])  # type: ignore[union-attr]
+               for i, r in enumerate(results) if i != 4)
     async with asyncio.timeout(10):  # its decode may have begun before the cancel
         while recognizer.busy:
             await asyncio.sleep(0.05)
