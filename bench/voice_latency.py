@@ -416,7 +416,7 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=11, help="caller turns per call")
     ap.add_argument("--load", action="store_true", help="all call slots talking at once")
     ap.add_argument("--load-calls", type=int, default=4)
-    ap.add_argument("--load-turns", type=int, default=6)
+    ap.add_argument("--load-turns", type=int, default=8)
     ap.add_argument("--stagger", type=float, default=0.7, help="s between the load calls")
     ap.add_argument("--lockstep", action="store_true",
                     help="(load) all calls answer at the same moment: the worst case")
