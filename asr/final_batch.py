@@ -1,12 +1,16 @@
-"""Finals of several calls decoded together when more wait than workers are free.
+"""Finals of several calls decoded together when more wait than there are workers.
 
 CTranslate2 decodes a batch of utterances in less CPU than the same
 utterances one after another: on one core, four real-speech sentences
 (4-7 s, 10 s windows, beam 2) took 867 ms together against 1395 ms one by
-one, two took 548 against 823. So a worker that finds several finals
-waiting takes them all (up to ``asr.final_batch``) instead of leaving them
-in line; a final that finds a free worker is still decoded at once, alone,
-so batching never delays a final.
+one, two took 548 against 823. But each final in a batch comes back only
+with the whole batch, later than alone: with 8 conversations on 2 cores,
+batching whenever two finals waited made replies slower (voice to voice
+p95 750 ms against 581 one by one), because a worker soon frees up for
+the second. So a worker batches only when more finals wait than the pool
+has workers (a backlog no worker can clear in one decode): it takes the
+oldest and its kin, its share of the backlog, up to ``asr.final_batch``.
+A final that finds a free worker is decoded at once.
 
     waiting = FinalQueue(most=4)
     waiting.put(WaitingFinal(pcm, 8000, FinalKey(1000, prompt), budget=24))
@@ -17,8 +21,9 @@ so batching never delays a final.
 Finals decode together only when they share an encoder window and a
 prompt (hints), and decode exactly as faster-whisper's ``transcribe`` does
 for one short segment at one temperature: the same features, prompt,
-suppressed tokens, beam and "no speech" test (on the 32 recorded clips
-checked, the same text, word for word). One ``max_length`` serves the
+suppressed tokens, beam and "no speech" test (the same text, word for
+word, on 32 recorded clips decoded one at a time; in batches a close beam
+may tip: 47 of 48 the same in bench/asr_batch.py). One ``max_length`` serves the
 batch (the largest budget); each final's tokens are then cut to its own.
 """
 
@@ -40,7 +45,7 @@ from faster_whisper.transcribe import get_suppressed_tokens
 
 from callcenter.core.speech import Transcript
 
-# faster-whisper's defaults for a final, which the single path also uses.
+# The "no speech" test of a final (faster-whisper's defaults), on both paths.
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 _MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1.0 s at Whisper's 0.02 s precision

@@ -54,7 +54,14 @@ import soxr
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
-from asr.final_batch import FinalKey, FinalQueue, WaitingFinal, decode_together
+from asr.final_batch import (
+    LOG_PROB_THRESHOLD,
+    NO_SPEECH_THRESHOLD,
+    FinalKey,
+    FinalQueue,
+    WaitingFinal,
+    decode_together,
+)
 from asr.settings import AsrSettings
 from callcenter.core.errors import SettingsError
 from callcenter.core.speech import Transcript
@@ -249,12 +256,13 @@ class WhisperRecognizer:
             "vad_filter": False,
             "max_new_tokens": max(8, min(budget, _MAX_LENGTH - prompt_tokens)),
             "compression_ratio_threshold": 2.4,
-            "no_speech_threshold": 0.6,
+            "no_speech_threshold": NO_SPEECH_THRESHOLD,
             "without_timestamps": not (final and seconds > cfg.timestamps_after_s),
         }
         if final:
             options |= {"beam_size": cfg.beam_size_final, "best_of": cfg.beam_size_final,
-                        "temperature": list(cfg.temperatures), "log_prob_threshold": -1.0}
+                        "temperature": list(cfg.temperatures),
+                        "log_prob_threshold": LOG_PROB_THRESHOLD}
         else:
             options |= {"beam_size": cfg.beam_size_partial, "temperature": 0.0,
                         "log_prob_threshold": None}
