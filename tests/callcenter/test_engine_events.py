@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,5 +84,7 @@ async def test_a_conversation_publishes_its_turns_and_partials(tmp_path: Path) -
     # While the caller spoke, what had been recognized so far went out live.
     partials = [p for t, p in received if t.endswith("/partial")]
     assert partials and all(p["utterance"] == partials[0]["utterance"] for p in partials)
-    assert any(word in " ".join(p["text"].lower() for p in partials)
-               for word in ("like", "confirm")), partials
+    # (how far a partial got depends on the machine's load: the first words at least)
+    heard_live = set(re.findall(r"[a-z']+", " ".join(p["text"].lower() for p in partials)))
+    assert heard_live & {"would", "like", "confirm", "my", "appointment"}, [
+        p["text"] for p in partials]

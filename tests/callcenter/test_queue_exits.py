@@ -23,7 +23,7 @@ from tests.support.acd import acd_engine, agents_yaml, desk_agent, wait_for
 from tests.support.audio import first_heard, level_at, read_wav, rms, tone, write_wav
 from tests.support.phone import Phone
 from tests.support.processes import EngineProcess, dial_result, dial_script, start_dial
-from tests.support.sipp import free_port
+from tests.support.sipp import HeldPort
 
 pytestmark = pytest.mark.e2e
 
@@ -98,9 +98,9 @@ queues:
 
 
 class Site:
-    """The engine and where its agents' phones must listen."""
+    """The engine and where its agents' phones must listen (ports held until then)."""
 
-    def __init__(self, engine: EngineProcess, ringing: int, answering: int,
+    def __init__(self, engine: EngineProcess, ringing: HeldPort, answering: HeldPort,
                  voicemail_dir: Path) -> None:
         self.engine = engine
         self.ringing = ringing
@@ -111,12 +111,15 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("queue-exits")
-    ringing, answering = free_port(), free_port()
-    engine = acd_engine(folder, flow=FLOW, agents=_agents(ringing, answering),
+    # Held until the phones start, minutes later: another test's process could take them.
+    ringing, answering = HeldPort(), HeldPort()
+    engine = acd_engine(folder, flow=FLOW, agents=_agents(ringing.port, answering.port),
                         queues=_queues(folder / "voicemail"),
                         settings={"engine": {"max_call_s": MAX_CALL_S}})
     yield Site(engine, ringing, answering, folder / "voicemail")
     engine.stop()
+    ringing.release()
+    answering.release()
 
 
 def _caller(site: Site, number: str, script: Path, steps: list[dict[str, Any]],
@@ -252,8 +255,8 @@ def test_an_unanswered_on_demand_agent_passes_the_caller_to_the_next_who_answers
     agent_tone = write_wav(tmp_path / "agent.wav", tone(AGENT_HZ, 30.0))
     caller_tone = write_wav(tmp_path / "caller.wav", tone(CALLER_HZ, 40.0))
     agent_heard, caller_heard = tmp_path / "agent-heard.wav", tmp_path / "caller-heard.wav"
-    ringing = Phone(site.ringing, "ring", "--lifetime", "60")
-    answering = Phone(site.answering, "answer", "--wav", str(agent_tone), "--record",
+    ringing = Phone(site.ringing.release(), "ring", "--lifetime", "60")
+    answering = Phone(site.answering.release(), "answer", "--wav", str(agent_tone), "--record",
                       str(agent_heard), "--hold", "45", "--lifetime", "60")
     try:
         ringing.wait_ready()

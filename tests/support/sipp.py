@@ -47,6 +47,27 @@ def free_port(span: int = 1) -> int:
     raise RuntimeError("no free port range found")
 
 
+class HeldPort:
+    """A free port (:func:`free_port`) kept bound on UDP and TCP of 127.0.0.1
+    until :meth:`release`, so that no other process takes it meanwhile: for a
+    port written into an engine's config long before its listener starts."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._socks: list[socket.socket] = []
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            sock = socket.socket(socket.AF_INET, kind)
+            self._socks.append(sock)
+            sock.bind(("127.0.0.1", self.port))
+
+    def release(self) -> int:
+        """Free the port for its listener, right before it starts; the port."""
+        for sock in self._socks:
+            sock.close()
+        self._socks.clear()
+        return self.port
+
+
 @dataclass
 class SippResult:
     returncode: int
