@@ -62,7 +62,11 @@ async def _render_sayings(steps: list[Step], rate: int, settings: Settings
     texts = list(dict.fromkeys(str(step.value) for step in steps if step.kind == "say"))
     if not texts:
         return {}
-    voice = await asyncio.to_thread(PiperSynthesizer, settings.section("tts", TtsSettings))
+    # Without Piper's random variation a script sounds the same on every run:
+    # a calm line must not come out, one run in forty, with the pitch swing
+    # that the engine's tone analysis takes for an upset caller.
+    tts = settings.section("tts", TtsSettings).model_copy(update={"variation": False})
+    voice = await asyncio.to_thread(PiperSynthesizer, tts)
     try:
         return {text: await voice.synthesize(text, rate) for text in texts}
     finally:
@@ -88,6 +92,14 @@ async def run_script(call: SipCall, steps: list[Step], heard: bytearray,
                 await _wait_prompt(call, heard, rate, mark)
             elif step.kind == "wait":
                 await asyncio.wait([call.ended], timeout=float(step.value))
+            elif step.kind == "hold":
+                await call.hold()
+                said.append({"speaker": "caller", "text": f"[hold {step.value} s]", "at": at})
+                await asyncio.wait([call.ended], timeout=float(step.value))
+                if not call.ended.done():
+                    await call.unhold()
+                    said.append({"speaker": "caller", "text": "[unhold]",
+                                 "at": round(loop.time() - start, 2)})
             elif step.kind == "dtmf":
                 for digit in step.value:
                     await call.send_dtmf(digit)

@@ -93,6 +93,8 @@ class PiperSynthesizer:
         self._syn_config = SynthesisConfig(speaker_id=self.settings.speaker_id,
                                            length_scale=self.length_scale,
                                            volume=self.settings.volume)
+        if not self.settings.variation:  # the same rendering every time
+            self._syn_config.noise_scale = self._syn_config.noise_w_scale = 0.0
         self.cache = _make_cache(self.settings, data_dir)
         self.stats = SynthesisStats()
         self._stats_lock = threading.Lock()
@@ -251,7 +253,8 @@ def _load_voice(settings: TtsSettings) -> tuple[PiperVoice, str]:
         for block in iter(lambda: weights.read(1 << 20), b""):
             digest.update(block)
     voice_id = (f"{model.stem}:{digest.hexdigest()[:16]}:"
-                f"speaker={settings.speaker_id}:volume={settings.volume}")
+                f"speaker={settings.speaker_id}:volume={settings.volume}"
+                f"{'' if settings.variation else ':flat'}")
     return voice, voice_id
 
 

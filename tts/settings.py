@@ -27,6 +27,9 @@ class TtsSettings(BaseModel):
     speaker_id: int | None = Field(None, ge=0)
     # Speaking rate as phoneme length: < 1 faster, > 1 slower; null = the voice's own.
     length_scale: float | None = Field(None, ge=0.5, le=2.0)
+    # Piper's random variation of each rendering (its noise scales): false
+    # says a sentence the same way every time (the scripted test caller).
+    variation: bool = True
     # Peak level of each sentence, 0..1 of full scale (headroom for the codec).
     volume: float = Field(0.9, gt=0, le=1.0)
     # Sentences synthesized at once on this node (threads; null: one per
