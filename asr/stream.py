@@ -193,6 +193,10 @@ class UtteranceStream:
         if hints is not None:
             self._hints = tuple(hints)
 
+    def restart_no_input_timer(self) -> None:
+        """The turn's whole no-input time again from now (a call back from hold)."""
+        self._endpointer.arm()
+
     def stop_no_input_timer(self) -> None:
         """No NoInput for this turn (for example while the engine is talking)."""
         self._endpointer.disarm()

@@ -6,6 +6,7 @@ A script is a YAML list of steps::
     - say: "I'd like to reschedule"
     - dtmf: "1"
     - wait: 2.5                # seconds
+    - hold: 10                 # put the engine on hold this long, then resume
     - hangup: true
 
 ``callcenter dial --say TEXT`` is the script ``[wait_prompt, say TEXT,
@@ -22,7 +23,7 @@ import yaml
 
 from callcenter.core.errors import SettingsError
 
-KINDS = ("say", "dtmf", "wait", "wait_prompt", "wav", "hangup")
+KINDS = ("say", "dtmf", "wait", "wait_prompt", "wav", "hold", "hangup")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ def load_script(path: Path) -> list[Step]:
             raise SettingsError(f"{path}: step {number} must be one of {', '.join(KINDS)} "
                                 f"(got {item!r})")
         kind, value = next(iter(item.items()))
-        if kind == "wait" and not isinstance(value, int | float):
-            raise SettingsError(f"{path}: step {number}: wait needs seconds")
+        if kind in ("wait", "hold") and (not isinstance(value, int | float)
+                                          or isinstance(value, bool) or value < 0):
+            raise SettingsError(f"{path}: step {number}: {kind} needs seconds")
         if kind in ("say", "dtmf", "wav") and not isinstance(value, str | int):
             raise SettingsError(f"{path}: step {number}: {kind} needs text")
         steps.append(Step(kind, str(value) if kind in ("say", "dtmf", "wav") else value))

@@ -176,7 +176,7 @@ def drain(config_file: Path | None, data_dir: Path | None, node_name: str | None
               "WAV's length plus 0.5 s, at least 3 s).")
 @click.option("--say", help="Speak this (Piper voice) after the engine's first prompt.")
 @click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML list of steps: say, dtmf, wait, wait_prompt, wav, hangup.")
+              help="YAML list of steps: say, dtmf, wait, wait_prompt, wav, hold, hangup.")
 @click.option("--from", "from_user", default="1000", show_default=True,
               help="Calling number (user part of From); the demo knows 1000.")
 @click.option("--transcribe/--no-transcribe", default=True, show_default=True,

@@ -13,11 +13,17 @@
   interrupted is then the answer to the next ``listen``;
 - what the caller heard of each prompt, cut by barge-in or hang-up or not,
   is kept for the transcript (:mod:`callcenter.prompt_playback`);
+- hold: while either side holds the call the flow waits. A prompt under
+  way stops and is played again from its start once the call is back; the
+  caller's audio is not heard meanwhile (a phone may send music on hold),
+  which also stops the no-input clock; a turn being listened to gets its
+  whole no-input time again on resume;
 - ``transfer`` to a queue the engine has puts the caller in the human queue
   (the caller stays on the engine; listening pauses meanwhile and the queue
   reads the caller's keys and voice: a callback key, a voicemail) and returns
   when an agent has talked to them, or nobody would; other targets, and
-  queues that cannot take the caller, fall back to a blind REFER to the URI;
+  queues that cannot take the caller, fall back to a blind REFER to the URI
+  (the caller hears ringback until the REFER's outcome is known);
 - tone and pace: every utterance the endpointer ends is scored on its raw
   audio in a worker (:class:`callcenter.caller_agitation.CallerAgitation`),
   and the next input carries the scores (``CallerInput.voice``); an
@@ -42,6 +48,7 @@ from typing import Any, Protocol
 
 from asr.settings import AsrSettings
 from asr.stream import Final, NoInput, Partial, UtteranceStream, VoiceOnset
+from callcenter.blind_transfer import blind_transfer
 from callcenter.caller_agitation import CallerAgitation
 from callcenter.core.call import utcnow
 from callcenter.core.errors import CallGone
@@ -119,7 +126,12 @@ class CallConversation:
         """The conversation so far (the dialog's turns), for the handoff."""
         self.last_prompt: PlayedPrompt | None = None
         """The last prompt as the caller heard it, until taken (:meth:`take_prompt`)."""
-        self._barged_at = self._ended_at = 0.0  # monotonic times of the last cuts
+        self._barged_at = self._ended_at = self._held_at = 0.0  # monotonic times of cuts
+        self._held_cut = False  # the prompt under way was stopped by a hold
+        self._off_hold = asyncio.Event()
+        if not call.on_hold:
+            self._off_hold.set()
+        self._unwatch_hold = call.watch_hold(self._hold_changed)
         call.ended.add_done_callback(self._note_hangup)
 
     async def start(self) -> None:
@@ -144,6 +156,7 @@ class CallConversation:
                 await task
 
     async def close(self) -> None:
+        self._unwatch_hold()
         await self._stop_input()
         for task in self._tasks:
             task.cancel()
@@ -160,7 +173,7 @@ class CallConversation:
     # -- inputs ----------------------------------------------------------------
     async def _pump_audio(self) -> None:
         async for frame in self.call.frames():
-            if not self._paused:
+            if not self._paused and self._off_hold.is_set():
                 self.stream.feed(frame)
 
     async def _pump_events(self) -> None:
@@ -197,6 +210,33 @@ class CallConversation:
                 self._barge_in("dtmf")
             self._digits.put_nowait(digit)
 
+    def _hold_changed(self, held: bool) -> None:
+        if not held:
+            self._off_hold.set()
+            if self._listening:
+                self.stream.restart_no_input_timer()
+            log.info("call %s: off hold, the flow goes on", self.call.id[:8])
+            return
+        self._off_hold.clear()
+        if self._speaking and not self._paused:
+            self._held_cut = True
+            self._held_at = time.monotonic()
+            self.call.stop_audio()
+        log.info("call %s: on hold, the flow waits", self.call.id[:8])
+
+    async def _until_off_hold(self) -> None:
+        """Return once the call is not on hold; CallGone if it ends first."""
+        if self._off_hold.is_set():
+            return
+        back: asyncio.Future[Any] = asyncio.ensure_future(self._off_hold.wait())
+        ended: asyncio.Future[Any] = self.call.ended
+        try:
+            await asyncio.wait({back, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            back.cancel()
+        if not self._off_hold.is_set():
+            raise CallGone("the caller hung up while on hold")
+
     def _barge_in(self, why: str) -> None:
         self._talking_over = why == "speech"
         self.call.stop_audio()
@@ -207,7 +247,19 @@ class CallConversation:
     # -- CallerIO ----------------------------------------------------------------
     async def say(self, text: str, *, barge_in: bool) -> None:
         """Speak `text`, sentence by sentence; stop at once on barge-in.
-        What the caller heard of it is :attr:`last_prompt` afterwards."""
+        What the caller heard of it is :attr:`last_prompt` afterwards. On a
+        held call it waits until the call is back, and a prompt that a hold
+        stopped is played again from its start."""
+        while True:
+            await self._until_off_hold()
+            self._held_cut = False
+            await self._say_once(text, barge_in=barge_in)
+            if not self._held_cut:
+                return
+            log.info("call %s: a hold stopped the prompt; it plays again once the call "
+                     "is back", self.call.id[:8])
+
+    async def _say_once(self, text: str, *, barge_in: bool) -> None:
         self._barged.clear()
         self._barge_allowed = barge_in
         playback = PromptPlayback(text, split_sentences(text), self.rate)
@@ -228,7 +280,7 @@ class CallConversation:
         try:
             async with contextlib.aclosing(self._synth.stream(text, self.rate)) as chunks:
                 async for chunk in chunks:
-                    if self._barged.is_set() or self.call.ended.done():
+                    if self._barged.is_set() or self._held_cut or self.call.ended.done():
                         break
                     playing = self.call.play(chunk)
                     playback.queued(chunk)
@@ -237,7 +289,7 @@ class CallConversation:
                     previous = playing
                 else:
                     whole = True
-            if self._barged.is_set():
+            if self._barged.is_set() or self._held_cut:
                 whole = False
             elif previous is not None:
                 whole = await previous and whole
@@ -250,11 +302,13 @@ class CallConversation:
 
     def _cut(self) -> tuple[Cut | None, float | None]:
         """Who cut the prompt just stopped, and when (monotonic); (None, None)
-        when neither the caller's barge-in nor their hang-up did."""
+        when neither the caller's barge-in, a hold nor their hang-up did."""
         ended = self.call.ended.done()
         ended_at = self._ended_at or time.monotonic()  # its callback may still be due
         if self._barged.is_set() and not (ended and ended_at < self._barged_at):
             return "barge_in", self._barged_at
+        if self._held_cut and not (ended and ended_at < self._held_at):
+            return "hold", self._held_at
         return ("hangup", ended_at) if ended else (None, None)
 
     def _note_hangup(self, _: asyncio.Future[Any]) -> None:
@@ -342,10 +396,11 @@ class CallConversation:
                 return result
         uri = target.uri
         if not uri:
-            log.warning("call %s: no SIP URI for queue %s", self.call.id[:8], target)
+            log.info("call %s: nobody takes %s and it has no SIP URI to send the caller to",
+                     self.call.id[:8], target)
             return False
         try:
-            code = await self.call.transfer(uri)
+            code = await blind_transfer(self.call, uri, self.rate)
         except (CallGone, TimeoutError):
             return self.call.ended.done()
         return 200 <= code < 300

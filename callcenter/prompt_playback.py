@@ -1,15 +1,16 @@
 """What of a prompt the caller actually heard, for the transcript.
 
 A prompt is played sentence by sentence (the synthesizer streams one chunk
-of audio per sentence) and may be cut: by the caller's barge-in or by their
-hang-up. The transcript then keeps what was played, not what was meant:
+of audio per sentence) and may be cut: by the caller's barge-in, by a hold
+(the prompt then plays again once the call is back) or by their hang-up.
+The transcript then keeps what was played, not what was meant:
 
 - ``text``: the words played so far. Sentences whose audio had all played
   count whole; in the sentence that was cut, the share of its words equal
   to the share of its audio that played (rounded down). An approximation:
   speech is not spread evenly over words, and the bridge plays up to about
   100 ms behind what was handed to it.
-- ``cut``: ``"barge_in"`` or ``"hangup"`` (None: played to the end);
+- ``cut``: ``"barge_in"``, ``"hold"`` or ``"hangup"`` (None: played to the end);
 - ``played_s``: seconds of the prompt's audio played before the cut;
 - ``full_text``: the whole prompt.
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-Cut = Literal["barge_in", "hangup"]
+Cut = Literal["barge_in", "hold", "hangup"]
 
 
 @dataclass(frozen=True)

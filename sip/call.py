@@ -82,6 +82,7 @@ class SipCall:
         self.media_ready: asyncio.Future[None] = loop.create_future()
         self.hangup_reason: EndReason | None = None
         self._transfer: asyncio.Future[int] | None = None
+        self._hold_listeners: list[Callable[[bool], None]] = []
 
     def bind(self, pj_call: PjCall) -> None:
         """Attach the pjsua2 side (SIP thread)."""
@@ -122,6 +123,23 @@ class SipCall:
         new = CallState.ON_HOLD if held else CallState.ANSWERED
         if self._set_state(new):
             self._observer.on_call_event(self, "hold" if held else "unhold", {})
+            for listener in list(self._hold_listeners):
+                listener(held)
+
+    @property
+    def on_hold(self) -> bool:
+        """True while either side holds the call (its media is not flowing)."""
+        return self.state == CallState.ON_HOLD
+
+    def watch_hold(self, listener: Callable[[bool], None]) -> Callable[[], None]:
+        """Call `listener(held)` on the loop whenever the call goes on or off
+        hold; returns what stops it."""
+        self._hold_listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self._hold_listeners:
+                self._hold_listeners.remove(listener)
+        return stop
 
     def _on_dtmf(self, digit: str, method: str) -> None:
         if not self.dtmf.full():

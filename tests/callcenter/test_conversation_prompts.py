@@ -1,16 +1,15 @@
-"""What the conversation keeps of a prompt: whole, cut by a key (barge-in), cut by a hang-up.
+"""What the conversation keeps of a prompt: whole, cut by a key (barge-in), cut by a
+hang-up; and how a held call pauses it (prompt and no-input clock).
 
 A fake call plays each queued chunk in real time (short chunks keep the test
-fast); a fake synthesizer yields one chunk per sentence.
+fast) and hands over the caller frames a test puts in its inbox; a fake
+synthesizer yields one chunk per sentence.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -18,82 +17,20 @@ import pytest
 from asr.settings import AsrSettings
 from callcenter.conversation import CallConversation
 from callcenter.core.errors import CallGone
-from callcenter.core.speech import Transcript
+from callcenter.core.listening import EndpointerConfig
+from dialog.ports import InputKind, ListenSettings
 from tests.asr.speech import frames, say
+from tests.support.fake_call import FakeCall, FakeRecognizer, FakeSynthesizer
 
 RATE = 8000
 SENTENCE_S = 0.3
 TEXT = "Welcome to the clinic. Please say your date of birth. Or press zero."
 
 
-class FakeCall:
-    """Plays queued chunks one after another in real time; `stop_audio` and
-    a hang-up drop what is queued (the futures say False)."""
-
-    def __init__(self) -> None:
-        self.id = "c" * 32
-        self.media = SimpleNamespace(clock_rate=RATE)
-        self.ended: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.dtmf: asyncio.Queue[str] = asyncio.Queue()
-        self._queue: list[tuple[float, asyncio.Future[bool]]] = []
-        self._wake = asyncio.Event()
-        self._player = asyncio.get_running_loop().create_task(self._play())
-
-    def play(self, pcm: bytes) -> asyncio.Future[bool]:
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((len(pcm) / 2 / RATE, done))
-        self._wake.set()
-        return done
-
-    def stop_audio(self) -> None:
-        queued, self._queue = self._queue, []
-        for _, done in queued:
-            if not done.done():
-                done.set_result(False)
-
-    def hang_up(self) -> None:
-        self.stop_audio()
-        self.ended.set_result(None)
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        await asyncio.Event().wait()
-        yield b""
-
-    async def _play(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                seconds, done = self._queue[0]
-                await asyncio.sleep(seconds)
-                if self._queue and self._queue[0][1] is done:
-                    self._queue.pop(0)
-                    done.set_result(True)
-
-    async def close(self) -> None:
-        self._player.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._player
-
-
-class FakeRecognizer:
-    async def transcribe(self, pcm: bytes, rate: int, *, final: bool,
-                         hints: Sequence[str] = ()) -> Transcript | None:
-        return None
-
-
-class FakeSynthesizer:
-    """One chunk of SENTENCE_S seconds per sentence."""
-
-    async def stream(self, text: str, rate: int) -> AsyncGenerator[bytes, None]:
-        for _ in text.split(". "):
-            yield bytes(int(SENTENCE_S * rate) * 2)
-
-
 @pytest.fixture
 async def talk() -> AsyncIterator[tuple[CallConversation, FakeCall]]:
-    call = FakeCall()
-    conversation = CallConversation(call, FakeRecognizer(), FakeSynthesizer(),  # type: ignore[arg-type]
+    call = FakeCall(RATE)
+    conversation = CallConversation(call, FakeRecognizer(), FakeSynthesizer(SENTENCE_S),  # type: ignore[arg-type]
                                     AsrSettings())
     await conversation.start()
     try:
@@ -179,3 +116,79 @@ async def test_a_voice_that_barged_in_is_not_talked_over_by_the_next_prompt(
     await conversation.say("Please say yes or no.", barge_in=True)
     whole = conversation.take_prompt()
     assert whole is not None and whole.cut is None  # a voice that has stopped: played
+
+
+# --- a held call -------------------------------------------------------------------------
+
+async def test_a_hold_stops_the_prompt_which_plays_again_once_the_call_is_back(
+        talk: tuple[CallConversation, FakeCall]) -> None:
+    conversation, call = talk
+    saying = asyncio.create_task(conversation.say(TEXT, barge_in=False))
+    await asyncio.sleep(SENTENCE_S * 1.5)
+    call.set_hold(True)
+    started = call.chunks_started
+    await asyncio.sleep(SENTENCE_S * 4)  # longer than the rest of the prompt
+    assert not saying.done()  # it waits for the caller ...
+    assert call.chunks_started == started  # ... and plays nothing into the held call
+    call.set_hold(False)
+    await asyncio.wait_for(saying, 3)
+    heard = conversation.take_prompt(TEXT)
+    assert heard is not None and (heard.text, heard.cut) == (TEXT, None)  # the replay, whole
+    assert call.chunks_started == started + 3
+
+
+async def test_a_prompt_while_on_hold_waits_and_a_hang_up_on_hold_ends_the_call(
+        talk: tuple[CallConversation, FakeCall]) -> None:
+    conversation, call = talk
+    call.set_hold(True)
+    saying = asyncio.create_task(conversation.say(TEXT, barge_in=True))
+    await asyncio.sleep(SENTENCE_S * 2)
+    assert not saying.done() and call.chunks_started == 0
+    call.hang_up()
+    with pytest.raises(CallGone):
+        await asyncio.wait_for(saying, 2)
+
+
+async def test_a_hang_up_on_hold_keeps_the_prompt_cut_by_the_hold(
+        talk: tuple[CallConversation, FakeCall]) -> None:
+    conversation, call = talk
+    saying = asyncio.create_task(conversation.say(TEXT, barge_in=True))
+    await asyncio.sleep(SENTENCE_S * 0.5)
+    call.set_hold(True)
+    await asyncio.sleep(SENTENCE_S)
+    call.hang_up()
+    with pytest.raises(CallGone):
+        await asyncio.wait_for(saying, 2)
+    heard = conversation.take_prompt()
+    assert heard is not None and heard.cut == "hold"
+    assert heard.played_s == pytest.approx(SENTENCE_S * 0.5, abs=0.1)
+
+
+async def test_no_input_time_stops_on_hold_and_starts_over_when_the_call_is_back(
+        talk: tuple[CallConversation, FakeCall]) -> None:
+    """Frames keep coming while held (music on hold, or silence): none of it
+    is heard, and the turn's whole no-input time starts again on resume."""
+    conversation, call = talk
+    timeout_ms, frame_ms = 400, 20
+    settings = ListenSettings(EndpointerConfig(no_input_timeout_ms=timeout_ms))
+    voice = frames(say("Hello there, this is music on hold.", RATE), RATE)
+    silence = bytes(2 * RATE * frame_ms // 1000)
+
+    async def send(chunk: list[bytes]) -> None:
+        for frame in chunk:
+            call.inbox.put_nowait(frame)
+        while not call.inbox.empty():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the pump has fed the last one
+
+    listening = asyncio.create_task(conversation.listen((), settings))
+    await send([silence] * (timeout_ms // frame_ms // 2))  # half the time passes
+    call.set_hold(True)
+    await send([silence] * (3 * timeout_ms // frame_ms) + voice)
+    assert not listening.done()  # nothing heard on hold, and no no-input
+    call.set_hold(False)
+    await send([silence] * (timeout_ms // frame_ms * 3 // 4))
+    assert not listening.done()  # more than the half that was left: the time restarted
+    await send([silence] * (timeout_ms // frame_ms // 2))
+    heard = await asyncio.wait_for(listening, 2)
+    assert heard.kind == InputKind.NO_INPUT
