@@ -4,6 +4,7 @@
     connect_tone(8000, seconds=0.3)      # caller and agent, just before they are bridged
     key_beep(8000), error_beep(8000)     # an agent's key taken / refused (no TTS)
     record_beep(8000)                    # a caller's voicemail starts after it
+    ringback(8000)                       # while a transfer (REFER) is pending
     await spoken(voice, "Ready.", 8000)  # TTS when the node has a voice, else None
 
 Each sound is a pure tone at its own frequency, so tests can tell them
@@ -26,6 +27,8 @@ KEY_BEEP_HZ = 1200.0
 ERROR_BEEP_HZ = 300.0
 LOGIN_TONE_HZ = 660.0
 RECORD_BEEP_HZ = 1400.0
+RINGBACK_HZ = (440.0, 480.0)  # the North American ringback: both notes at once
+RINGBACK_ON_S, RINGBACK_OFF_S = 1.0, 2.0  # one ring; shorter than the PSTN's 2 s / 4 s
 
 
 def _note(rate: int, freq: float, seconds: float, level: float) -> np.ndarray:
@@ -55,6 +58,13 @@ def write_hold_tone(path: Path, rate: int) -> Path:
 def connect_tone(rate: int, seconds: float) -> bytes:
     """The tone both sides hear just before they are bridged (empty for 0 s)."""
     return _pcm(_note(rate, CONNECT_TONE_HZ, seconds, 0.25))
+
+
+def ringback(rate: int) -> bytes:
+    """One ring and the quiet after it: what the caller hears while the engine
+    waits for a transfer's outcome (a REFER's final NOTIFY), never silence."""
+    ring = sum(_note(rate, freq, RINGBACK_ON_S, 0.1) for freq in RINGBACK_HZ)
+    return _pcm(np.concatenate([ring, np.zeros(int(rate * RINGBACK_OFF_S))]))
 
 
 def key_beep(rate: int) -> bytes:

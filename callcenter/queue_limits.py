@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from acd.queue_model import CallbackReason, CallbackRequest, QueueExit
 from acd.queues_config import CallbackAtLimit, TransferAtLimit, VoicemailAtLimit
 from callcenter.acd_sounds import record_beep
+from callcenter.blind_transfer import blind_transfer
 from callcenter.core.errors import CallGone, MediaError, StoreError
 from callcenter.queue_results import QueueResult
 from callcenter.voicemail import record_message, voicemail_name
@@ -130,10 +131,10 @@ def _record_refused(q: QueuedCall, exit_: QueueExit) -> None:
 
 
 async def send_on(q: QueuedCall, uri: str) -> QueueResult:
-    """Blind-transfer the caller to `uri`."""
+    """Blind-transfer the caller to `uri` (ringback until the outcome)."""
     result = QueueResult
     try:
-        code = await q.call.transfer(uri)
+        code = await blind_transfer(q.call, uri, q.rate)
     except CallGone:
         return result.DONE
     except TimeoutError:

@@ -8,8 +8,10 @@ at a time (the node's capacity), longest first; a test then waits for its own
 call. The file takes about as long as two calls in a row, not all of them.
 
 The caller is the built-in test caller (piper speaks, or an espeak-ng WAV),
-run with a spy that notes the REFERs it is sent. It declines them (603), so a
-transfer to the front desk fails and the flow's "unavailable" message plays.
+run with a spy that notes the REFERs it is sent. The engine's clinic flow
+falls back to a REFER to FRONT_DESK_URI (the shipped one has no such URI);
+the caller declines it (603), so a transfer to the front desk fails and the
+flow's "unavailable" message plays.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ TUESDAY = 1
 WAIT: dict[str, Any] = {"wait_prompt": True}
 TO_THE_END = [WAIT, WAIT, WAIT]
 KEYS_DAYS_AHEAD = 10  # the day typed in the keys-only reschedule
+HOLD_S = 10.0  # longer than the menu's no-input time (8 s)
 
 
 def _say(text: str) -> dict[str, Any]:
@@ -101,6 +104,10 @@ def _plans() -> dict[str, CallPlan]:
             {"wait": 0.2}, _espeak("en-us", "Cancel my appointment."), {"wait": 6.0},
             _espeak("en-us", "I would like to reschedule."), WAIT, {"hangup": True}],
             record=appointment("Ella", days=7)),
+        # Puts the engine on hold during the menu, longer than its no-input time.
+        "holds_during_menu": CallPlan("+15559870110", [
+            {"wait": 7.0}, {"hold": HOLD_S}, WAIT, _say("I'd like to confirm"), *TO_THE_END],
+            record=appointment("Sofia", days=5)),
         # Hangs up two seconds into the greeting.
         "hangs_up_during_greeting": CallPlan("+15559870109", [{"wait": 2.0}, {"hangup": True}]),
     }
@@ -119,7 +126,7 @@ def calls(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClinicCalls]:
     """The engine, with the calls of this module's selected tests under way."""
     folder = tmp_path_factory.mktemp("clinic-conversations")
-    engine = clinic_engine(folder / "engine", max_call_s=150)
+    engine = clinic_engine(folder / "engine", max_call_s=150, refer_to=FRONT_DESK_URI)
     runner = ClinicCalls(engine, folder / "calls", workers=4)
     module = sys.modules[__name__]
     wanted = {getattr(getattr(item, "function", None), "clinic_call", None)
@@ -258,6 +265,33 @@ def test_three_unrelated_answers_escalate_to_the_front_desk(talk: Conversation) 
     assert "didn't get that" in talk.heard and "trouble understanding" in talk.heard, why
     _assert_front_desk_was_tried(talk, ESCALATION["say"])
     assert talk.record is not None and talk.record["status"] == "booked"
+
+
+# --- a held call ---------------------------------------------------------------------------
+
+@uses("holds_during_menu")
+def test_a_held_call_pauses_the_flow_and_the_menu_plays_again_after(
+        talk: Conversation) -> None:
+    why = talk.describe()
+    kinds = [e.kind for e in talk.events]
+    assert "hold" in kinds and "unhold" in kinds, (kinds, why)
+    held_at = next(e.at for e in talk.events if e.kind == "hold")
+    back_at = next(e.at for e in talk.events if e.kind == "unhold")
+    assert (back_at - held_at).total_seconds() >= HOLD_S - 1, why
+    # Nothing said into the held call, no "are you still there?" ...
+    assert not [t for t in talk.engine_turns() if held_at < t.started_at < back_at], why
+    assert "still there" not in talk.heard, why
+    assert [(t.state, t.intent) for t in talk.caller_turns()] == [("main_menu", "confirm")], why
+    # ... and the menu that the hold stopped was heard again, from its start.
+    [menu] = talk.engine_turns("main_menu")
+    assert menu.text.startswith("Hello Sofia.") and menu.ended_at > back_at, why
+    said_at = {t["text"]: t["at"] for t in talk.said}
+    hold_s, unhold_s = said_at[f"[hold {HOLD_S} s]"], said_at["[unhold]"]
+    heard = [t for t in talk.outcome["conversation"] if t["speaker"] == "engine"]
+    assert not [t for t in heard if hold_s + 1.0 < t["at"] < unhold_s], why
+    assert any(unhold_s <= t["at"] < said_at["I'd like to confirm"]
+               and "your appointment" in t["text"].lower() for t in heard), why
+    assert talk.record is not None and talk.record["status"] == "confirmed", why
 
 
 # --- another speaker ----------------------------------------------------------------------

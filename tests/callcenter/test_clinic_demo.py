@@ -14,13 +14,15 @@ import pytest
 from config import CONFIG_DIR
 from dialog.flow_loader import load_flow
 from dialog.prompts import static_prompts
-from tests.support.clinic import caller_turns, clinic_engine, get_record
+from tests.support.clinic import call_events, caller_turns, clinic_engine, get_record
 from tests.support.processes import EngineProcess, callcenter_cmd, dial_result, start_dial
 
 pytestmark = pytest.mark.e2e
 
 
 VOICE_CALLER, KEYS_CALLER = "+15551230001", "+15551230002"
+DESK_CALLER = "1000"  # a softphone's usual user, also in the demo records
+FLOW = load_flow(CONFIG_DIR / "flows" / "clinic.yaml").spec
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +38,17 @@ def demo_calls(clinic: EngineProcess, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[dict[str, subprocess.Popen[str]]]:
     """The module's two demo calls, placed at once (each is ~45 s of real
     time), so the tests below only wait for their own outcome."""
-    script = tmp_path_factory.mktemp("demo") / "cancel.yaml"
+    folder = tmp_path_factory.mktemp("demo")
+    script, desk = folder / "cancel.yaml", folder / "front-desk.yaml"
     script.write_text("- wait_prompt: true\n- dtmf: '2'\n- wait_prompt: true\n"
                       "- dtmf: '1'\n- wait_prompt: true\n")
+    desk.write_text("- wait_prompt: true\n- dtmf: '0'\n- wait_prompt: true\n"
+                    "- wait_prompt: true\n")
     calls = {
         "voice": start_dial(clinic.uri(), "--from", VOICE_CALLER, "--say",
                             "I would like to confirm my appointment"),
         "keys": start_dial(clinic.uri(), "--from", KEYS_CALLER, "--script", str(script)),
+        "front_desk": start_dial(clinic.uri(), "--from", DESK_CALLER, "--script", str(desk)),
     }
     yield calls
     for proc in calls.values():
@@ -71,6 +77,24 @@ def test_dtmf_only_cancel(clinic: EngineProcess,
     assert get_record(clinic, KEYS_CALLER)["status"] == "cancelled"
     states = [t.state for t in caller_turns(clinic, KEYS_CALLER) if t.speaker == "caller"]
     assert len(states) == 2
+
+
+def test_the_front_desk_with_nobody_there_says_so_at_once(
+        clinic: EngineProcess, demo_calls: dict[str, subprocess.Popen[str]]) -> None:
+    """The shipped flow has no REFER target: with no front-desk agent logged
+    in, "Connecting you" is followed at once by the flow's "unavailable"."""
+    outcome = dial_result(demo_calls["front_desk"], timeout=150)
+    why = outcome["conversation"]
+    assert FLOW.escalation is not None
+    said = [t for t in caller_turns(clinic, DESK_CALLER) if t.speaker == "engine"]
+    texts = [" ".join(t.text.split()) for t in said]
+    connecting = texts.index(FLOW.escalation.agent_say)
+    assert texts[connecting + 1] == " ".join(FLOW.escalation.unavailable.split()), texts
+    gap_s = (said[connecting + 1].started_at - said[connecting].ended_at).total_seconds()
+    assert gap_s < 1.5, (gap_s, texts)  # no REFER pending in silence
+    assert "transfer" not in [e.kind for e in call_events(clinic, DESK_CALLER)], why
+    heard = " ".join(t["text"] for t in why if t["speaker"] == "engine").lower()
+    assert "nobody at the front desk" in heard, why
 
 
 def test_bad_flow_refuses_to_start_and_says_where(tmp_path: Path) -> None:

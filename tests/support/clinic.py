@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
+from config import CONFIG_DIR
 from tests.support.audio import write_wav
 from tests.support.processes import EngineProcess
 
@@ -46,9 +48,21 @@ FRONT_DESK_URI = "sip:front-desk@127.0.0.1"  # its front-desk queue
 _FROM_USER = re.compile(r"^sips?:([^@;>]+)@")
 
 
-def clinic_engine(folder: Path, max_call_s: int = 90) -> EngineProcess:
-    """A started engine answering every call with the clinic flow."""
-    engine = EngineProcess(folder, {"engine": {"flow": "clinic", "max_call_s": max_call_s}})
+def clinic_engine(folder: Path, max_call_s: int = 90, *,
+                  refer_to: str | None = None) -> EngineProcess:
+    """A started engine answering every call with the clinic flow; with
+    `refer_to`, the flow's front-desk queue falls back to a REFER there (the
+    shipped flow has no URI: with nobody logged in, "unavailable" at once)."""
+    engine_settings: dict[str, Any] = {"flow": "clinic", "max_call_s": max_call_s}
+    if refer_to is not None:
+        flows = folder / "flows"
+        shutil.copytree(CONFIG_DIR / "flows", flows)
+        text = (flows / "clinic.yaml").read_text()  # edited as text: its keys
+        assert text.count("\n    uri: null\n") == 1  # "yes:"/"no:" are no YAML 1.1 bools
+        (flows / "clinic.yaml").write_text(text.replace("\n    uri: null\n",
+                                                        f"\n    uri: {refer_to}\n"))
+        engine_settings["flows_dir"] = str(flows)
+    engine = EngineProcess(folder, {"engine": engine_settings})
     engine.start(timeout=120)
     return engine
 
@@ -67,6 +81,13 @@ def caller_turns(engine: EngineProcess, number: str) -> list[Any]:
     with _store(engine) as store:
         call = next(c for c in store.recent_calls() if number in c.from_uri)
         return list(store.turns_for(call.id))
+
+
+def call_events(engine: EngineProcess, number: str) -> list[Any]:
+    """The stored events of the engine's most recent call from `number`."""
+    with _store(engine) as store:
+        call = next(c for c in store.recent_calls() if number in c.from_uri)
+        return list(store.events_for(call.id))
 
 
 def get_record(engine: EngineProcess, key: str) -> dict[str, Any]:
