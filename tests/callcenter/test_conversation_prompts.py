@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from asr.settings import AsrSettings
 from callcenter.conversation import CallConversation
 from callcenter.core.errors import CallGone
 from callcenter.core.listening import EndpointerConfig
 from dialog.ports import InputKind, ListenSettings
 from tests.asr.speech import frames, say
-from tests.support.fake_call import FakeCall, FakeRecognizer, FakeSynthesizer
+from tests.support.fake_call import FakeCall, conversation_on_a_fake_call
 
 RATE = 8000
 SENTENCE_S = 0.3
@@ -29,15 +28,8 @@ TEXT = "Welcome to the clinic. Please say your date of birth. Or press zero."
 
 @pytest.fixture
 async def talk() -> AsyncIterator[tuple[CallConversation, FakeCall]]:
-    call = FakeCall(RATE)
-    conversation = CallConversation(call, FakeRecognizer(), FakeSynthesizer(SENTENCE_S),  # type: ignore[arg-type]
-                                    AsrSettings())
-    await conversation.start()
-    try:
-        yield conversation, call
-    finally:
-        await conversation.close()
-        await call.close()
+    async with conversation_on_a_fake_call(RATE, SENTENCE_S) as both:
+        yield both
 
 
 async def test_a_prompt_played_whole_is_kept_as_said(

@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from asr.settings import AsrSettings
 from callcenter.acd_sounds import RINGBACK_HZ, RINGBACK_OFF_S, RINGBACK_ON_S
 from callcenter.conversation import CallConversation
 from dialog.ports import TransferTarget
-from tests.support.fake_call import FakeCall, FakeRecognizer, FakeSynthesizer
+from tests.support.fake_call import FakeCall, conversation_on_a_fake_call
 
 RATE = 8000
 FRONT_DESK = TransferTarget(queue="front-desk", uri="sip:front-desk@pbx.example.com:5060")
@@ -21,15 +20,8 @@ FRONT_DESK = TransferTarget(queue="front-desk", uri="sip:front-desk@pbx.example.
 
 @pytest.fixture
 async def talk() -> AsyncIterator[tuple[CallConversation, FakeCall]]:
-    call = FakeCall(RATE)
-    conversation = CallConversation(call, FakeRecognizer(), FakeSynthesizer(0.3),  # type: ignore[arg-type]
-                                    AsrSettings())
-    await conversation.start()
-    try:
-        yield conversation, call
-    finally:
-        await conversation.close()
-        await call.close()
+    async with conversation_on_a_fake_call(RATE, 0.3) as both:
+        yield both
 
 
 def _strongest_hz(pcm: bytes) -> set[float]:

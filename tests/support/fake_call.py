@@ -20,6 +20,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+from asr.settings import AsrSettings
+from callcenter.conversation import CallConversation
 from callcenter.core.errors import CallGone
 from callcenter.core.speech import Transcript
 
@@ -127,3 +129,18 @@ class FakeSynthesizer:
     async def stream(self, text: str, rate: int) -> AsyncGenerator[bytes, None]:
         for _ in text.split(". "):
             yield bytes(int(self.sentence_s * rate) * 2)
+
+
+@contextlib.asynccontextmanager
+async def conversation_on_a_fake_call(rate: int, sentence_s: float
+                                      ) -> AsyncIterator[tuple[CallConversation, FakeCall]]:
+    """A started :class:`CallConversation` over a :class:`FakeCall`, closed after."""
+    call = FakeCall(rate)
+    conversation = CallConversation(call, FakeRecognizer(),  # type: ignore[arg-type]
+                                    FakeSynthesizer(sentence_s), AsrSettings())
+    await conversation.start()
+    try:
+        yield conversation, call
+    finally:
+        await conversation.close()
+        await call.close()
