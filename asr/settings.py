@@ -67,7 +67,7 @@ class AsrSettings(_Section):
     # Shortest encoder window in seconds, for finals and for partials;
     # longer audio widens it up to 30. 30 = faster-whisper's own padding.
     # bench/asr_wer.py measures what a shorter window costs in accuracy.
-    window_s: float = Field(30.0, ge=5.0, le=30.0)
+    window_s: float = Field(10.0, ge=5.0, le=30.0)
     partial_window_s: float = Field(30.0, ge=5.0, le=30.0)
     # Finals longer than this decode with timestamps: the decoder then marks
     # where the speech ends, which stops tiny.en echoing a sentence ("...

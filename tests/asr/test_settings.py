@@ -5,17 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from asr.endpointing import EndpointerConfig
 from asr.settings import AsrSettings, asr_settings
 from callcenter.core.errors import SettingsError
+from config import default_settings_path
 
 
 def test_defaults() -> None:
     settings = asr_settings(None)
     assert settings == AsrSettings()
-    assert settings.model is None and settings.window_s == 30
+    assert settings.model is None and settings.window_s == 10
     assert settings.endpointing == EndpointerConfig()
+
+
+def test_the_shipped_section_is_the_code_defaults() -> None:
+    """One definition: config/settings.yaml spells out the defaults, it does not
+    change them (a test or tool that builds AsrSettings() gets what ships)."""
+    shipped = yaml.safe_load(default_settings_path().read_text(encoding="utf-8"))["asr"]
+    assert set(shipped) == set(AsrSettings.model_fields)
+    assert asr_settings(shipped) == AsrSettings()
 
 
 def test_values_and_endpointing() -> None:
