@@ -73,16 +73,28 @@ class Sipp:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> Sipp:
-        with self.output.open("wb") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.args, cwd=self.dir, stdin=asyncio.subprocess.DEVNULL,
-                stdout=out, stderr=asyncio.subprocess.STDOUT)
-        deadline = time.monotonic() + 5
-        while not _udp_port_bound(self.port):  # listening: safe to send it requests
-            if self.proc.returncode is not None or time.monotonic() > deadline:
+        """Start sipp; on ports another process took since they were picked
+        (free_port checks, then lets go), pick new ones, at most 3 times."""
+        for attempt in range(3):
+            with self.output.open("wb") as out:
+                self.proc = await asyncio.create_subprocess_exec(
+                    *self.args, cwd=self.dir, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out, stderr=asyncio.subprocess.STDOUT)
+            deadline = time.monotonic() + 5
+            while not _udp_port_bound(self.port):  # listening: safe to send it requests
+                if self.proc.returncode is not None or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                return self
+            await self.stop()
+            if "Address already in use" not in self.report() or attempt == 2:
                 raise RuntimeError(f"sipp did not start:\n{self.report()}")
-            await asyncio.sleep(0.02)
-        return self
+            self.port, self.media_port = free_port(), free_port(4)
+            self.args[self.args.index("-p") + 1] = str(self.port)
+            self.args[self.args.index("-mp") + 1] = str(self.media_port)
+            self.errors.unlink(missing_ok=True)
+        raise AssertionError("unreachable")
 
     async def wait(self) -> int:
         """sipp's exit code: 0 when every call followed the scenario."""
