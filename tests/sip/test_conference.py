@@ -8,6 +8,7 @@ and recording what it hears. Which caller hears which tone is the assertion.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -67,14 +68,30 @@ async def _three_callers(node: SipNode, arrived: asyncio.Queue[SipCall], tmp_pat
                                  str(wav), "--record", str(tmp_path / f"{name}-heard.wav"),
                                  "--duration", str(CALL_SECONDS))
     calls: dict[str, SipCall] = {}
-    async with asyncio.timeout(20):
-        while len(calls) < 3:
-            call = await arrived.get()
-            calls[request_uri_user(call.info.to_uri)] = call
+    try:
+        async with asyncio.timeout(45):  # three `callcenter dial` processes start at once
+            while len(calls) < 3:
+                call = await arrived.get()
+                calls[request_uri_user(call.info.to_uri)] = call
+    except TimeoutError:
+        raise AssertionError(f"calls arrived from {sorted(calls)} only:\n"
+                             + _outputs({n: p for n, p in procs.items() if n not in calls})
+                             ) from None
     await route(calls)
     results = {name: await asyncio.to_thread(dial_result, proc) for name, proc in procs.items()}
     assert all(r["status"] == "answered" for r in results.values()), results
     return calls
+
+
+def _outputs(procs: dict[str, subprocess.Popen[str]]) -> str:
+    """What these dial processes said (those still running are killed first)."""
+    said = []
+    for name, proc in procs.items():
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate(timeout=10)
+        said.append(f"--- {name}: exit {proc.returncode}\n{out[-1500:]}\n{err[-3000:]}")
+    return "\n".join(said)
 
 
 def _heard(tmp_path: Path, name: str) -> dict[str, float]:
