@@ -29,10 +29,12 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +107,17 @@ class Engine:
         self._greeting: dict[int, bytes] = {}
         self._hold_wav: Path | None = None
         self._status_tasks: set[asyncio.Task[dict[str, Any]]] = set()
+        # Threads for blocking work (disk, PIN hashes, agitation scoring): the
+        # loop's default executor, sized as Python sizes it, but known here.
+        self._workers_max = min(32, (os.cpu_count() or 1) + 4)
 
     async def start(self) -> EndpointFacts:
         """Open the store (migrating it), start SIP refusing calls, claim the
         node's name (SettingsError if a live node has it), recover the calls
         of gone nodes, wire the rest, then take calls."""
         s = self.settings
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(
+            max_workers=self._workers_max, thread_name_prefix=_WORKER_PREFIXES[0]))
         acd_config = await asyncio.to_thread(load_acd, s.acd) if s.acd.enabled else None
         s.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = AsyncStore(Store(s.store_url))
@@ -310,7 +317,11 @@ class Engine:
         """Log (and return) the node's resource use as one JSON line (SIGUSR1):
         also whether it drains and the INVITEs it refused, by reason and by
         source (top 10)."""
-        status: dict[str, Any] = {"threads": threading.active_count(), "fds": _open_fds()}
+        pool_threads = sum(1 for t in threading.enumerate()
+                           if t.name.startswith(_WORKER_PREFIXES))
+        status: dict[str, Any] = {
+            "threads": threading.active_count() - pool_threads, "pool_threads": pool_threads,
+            "pool_threads_max": self._workers_max + 1, "fds": _open_fds()}
         if self.node is not None:
             stats = await self.node.stats()
             status.update(active_calls=stats.active_calls, capacity=stats.capacity,
@@ -373,6 +384,12 @@ def _with_session_number(sip: SipSettings, acd: AcdConfig | None) -> SipSettings
     if sip.numbers and number not in sip.numbers:
         update["numbers"] = [*sip.numbers, number]
     return sip.model_copy(update=update) if update else sip
+
+
+# Name prefixes of the worker pools' threads: the default executor, the store's.
+# A pool starts a thread only when all of its threads are busy, up to its
+# maximum, and keeps it: `log_status` counts them apart from the other threads.
+_WORKER_PREFIXES = ("worker", "store")
 
 
 def _open_fds() -> int:

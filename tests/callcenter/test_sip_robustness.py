@@ -314,7 +314,9 @@ def sequential_calls_leak_nothing(engine: EngineProcess, tmp_path: Path, calls: 
     assert after["conf_ports"] - 2 * after["pooled_ports"] == (
         base["conf_ports"] - 2 * base["pooled_ports"])
     assert after["pooled_ports"] <= min(after["capacity"], limit + 2)
+    # Worker pools start a thread when all theirs are busy, up to a maximum.
     assert after["threads"] == base["threads"]
+    assert after["pool_threads"] <= after["pool_threads_max"]
     assert after["fds"] <= base["fds"] + 2
     records = ended_records(engine, calls + limit, timeout=60)
     assert len(records) == calls + limit
