@@ -101,10 +101,15 @@ def sipp_cmd(port: int, *, scenario: Path | str = "uac", transport: str = "u1",
 
 def run_sipp(port: int, *, cwd: Path, timeout_s: int = 60, **options: Any) -> SippResult:
     """Run sipp to completion (killed after ``timeout_s`` + 10 s at worst);
-    `options` are those of :func:`sipp_cmd`."""
-    cmd = sipp_cmd(port, timeout_s=timeout_s, **options)
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout_s + 10,
-                          stdin=subprocess.DEVNULL)
+    `options` are those of :func:`sipp_cmd`. Should another process take
+    sipp's ports between :func:`free_port` and sipp's bind, sipp runs again on
+    new ones (at most 3 times): it fails at start then, before any call."""
+    for _ in range(3):
+        cmd = sipp_cmd(port, timeout_s=timeout_s, **options)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd,
+                              timeout=timeout_s + 10, stdin=subprocess.DEVNULL)
+        if "Address already in use" not in done.stdout + done.stderr:
+            break
 
     def counter(name: str) -> int:
         found = re.findall(_COUNTER.format(name), done.stdout)
