@@ -19,6 +19,7 @@ trail and callees' consents; `store.api_users` the control API's users
 
 from callcenter.core.store.acd_tables import AcdTables, AsyncAcdTables
 from callcenter.core.store.api_users import API_ROLES, ApiUserRecord, ApiUsers
+from callcenter.core.store.async_store import AsyncStore
 from callcenter.core.store.campaign_records import (
     ATTEMPT_OUTCOMES,
     CAMPAIGN_STATES,
@@ -54,7 +55,7 @@ from callcenter.core.store.records import (
     TurnInput,
     TurnRecord,
 )
-from callcenter.core.store.store import AsyncStore, Store, alembic_config
+from callcenter.core.store.store import Store, alembic_config
 
 __all__ = [
     "API_ROLES",

@@ -51,7 +51,8 @@ from callcenter.core.store.records import (
 )
 
 if TYPE_CHECKING:
-    from callcenter.core.store.store import AsyncStore, Store
+    from callcenter.core.store.async_store import AsyncStore
+    from callcenter.core.store.store import Store
 
 class AcdTables:
     """The ACD's rows of one `Store`; every method is one unit of work."""

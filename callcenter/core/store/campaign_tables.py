@@ -49,7 +49,8 @@ from callcenter.core.store.dnc_lists import CONSENT_KINDS
 from callcenter.core.store.models import ConsentRow
 
 if TYPE_CHECKING:
-    from callcenter.core.store.store import AsyncStore, Store
+    from callcenter.core.store.async_store import AsyncStore
+    from callcenter.core.store.store import Store
 
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 _CAMPAIGN_FIELDS = ("flow", "message_kind", "caller_id", "trunk", "business_name",

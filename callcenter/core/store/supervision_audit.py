@@ -31,7 +31,8 @@ from callcenter.core.store.checks import aware, choice, refused
 from callcenter.core.store.models import Base
 
 if TYPE_CHECKING:
-    from callcenter.core.store.store import AsyncStore, Store
+    from callcenter.core.store.async_store import AsyncStore
+    from callcenter.core.store.store import Store
 
 #: Modes (``callcenter.monitoring.MonitorMode``).
 MONITOR_MODES = ("listen", "whisper", "barge")

@@ -25,7 +25,8 @@ from callcenter.core.store.checks import aware, refused
 from callcenter.core.store.models import Base
 
 if TYPE_CHECKING:
-    from callcenter.core.store.store import AsyncStore, Store
+    from callcenter.core.store.async_store import AsyncStore
+    from callcenter.core.store.store import Store
 
 #: What ended a recording (``callcenter.voicemail.Message.ended_by``).
 VOICEMAIL_ENDS = ("key", "silence", "max", "hangup")
