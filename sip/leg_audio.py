@@ -30,6 +30,7 @@ endpoint is destroyed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from sip.audio_buffers import FrameInbox, FrameOutbox
@@ -189,12 +190,21 @@ class LegAudio:
         """The call's own slot in the bridge (None before media is up)."""
         return self._stream
 
-    def attach(self, stream_slot: int) -> None:
-        """Join the bridge with the call's audio stream, bridge slot `stream_slot`."""
+    def attach(self, stream_slot: int, others: Iterable[LegAudio] = ()) -> None:
+        """Join the bridge with the call's audio stream, bridge slot `stream_slot`.
+
+        Called again after every re-INVITE that leaves the media active (a
+        resumed hold, a codec change): pjsua 2.15 may replace the call's
+        stream then, and its routes go with the old one (seen on resuming a
+        hold: the same slot number, every route to and from it gone). So every
+        route of the stream is made again: to and from this leg's engine port,
+        from what this leg hears, and to those of `others` (every leg in the
+        bridge will do) that hear this leg. Nothing is disconnected from the
+        old stream: pjsua removed those routes with it, and a disconnect
+        behind that removal can drop other ports' routes (see :meth:`detach`).
+        """
         if self._engine is None:
             self._engine, self._tap = self.pool.acquire(self)
-        if self._stream is not None:  # re-attach after re-INVITE: routes move
-            self._unroute_stream()
         self._stream = stream_slot
         assert self._tap is not None
         engine, tap = self._engine.slot, self._tap.slot
@@ -203,15 +213,15 @@ class LegAudio:
         conf_connect(engine, tap)
         for other in self._hearing:
             if other._stream is not None:
-                conf_connect(other._stream, stream_slot)
-                conf_connect(other._stream, tap)
+                self._connect_source(other._stream)
         for slot in self._hearing_slots:
-            conf_connect(slot, stream_slot)
-            conf_connect(slot, tap)
+            self._connect_source(slot)
         for other in self._hearing_engines:
             if other._engine is not None:
-                conf_connect(other._engine.slot, stream_slot)
-                conf_connect(other._engine.slot, tap)
+                self._connect_source(other._engine.slot)
+        for other in others:
+            if other is not self and self in other._hearing and other._stream is not None:
+                other._connect_source(stream_slot)
 
     def hear(self, other: LegAudio) -> None:
         """Route `other`'s caller voice to this leg (and its recording)."""

@@ -33,7 +33,7 @@ from callcenter.core.settings import SipSettings, TrunkSettings
 from sip.call import CallEnd, CallObserver, SipCall
 from sip.call_gate import CallGate, address_host
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
-from sip.leg_audio import PortPool, RecordingSink
+from sip.leg_audio import LegAudio, PortPool, RecordingSink
 from sip.loop_players import LoopPlayers
 from sip.media_port import clock_thread_id
 from sip.media_priority import MediaPriority
@@ -334,12 +334,15 @@ class SipNode:
         later is wrong: pjsua may already have given its call slot to a new
         INVITE, and ``~Call`` would hang that one up."""
         if call.leg is not None:
-            call.leg.detach([c.leg for c in self._calls.values() if c.leg is not None],
-                            stream_removed=True)
+            call.leg.detach(self.legs(), stream_removed=True)
         for call_id, known in list(self._calls.items()):
             if known is call:
                 del self._calls[call_id]
                 self.gate.call_removed(call_id)
+
+    def legs(self) -> list[LegAudio]:
+        """The bridge legs of the node's calls (SIP thread)."""
+        return [c.leg for c in self._calls.values() if c.leg is not None]
 
     def recording_for(self, call: SipCall, clock_rate: int) -> RecordingSink | None:
         """The recording sink of a call whose media just started (SIP thread)."""

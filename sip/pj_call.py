@@ -133,7 +133,7 @@ class PjCall(pj.Call):  # type: ignore[misc]
             inbox, outbox = new_leg_buffers(self._loop, rate)
             self.leg = LegAudio(self.node.port_pool, rate, inbox, outbox)
             self.leg.recording = self.node.recording_for(self.sip_call, rate)
-        self.leg.attach(int(stream.getPortId()))
+        self.leg.attach(int(stream.getPortId()), self.node.legs())
         self.last_rx = time.monotonic()
         media = MediaInfo(codec=str(info.codecName).upper(), clock_rate=rate,
                           remote_rtp=str(info.remoteRtpAddress))
