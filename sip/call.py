@@ -65,8 +65,11 @@ class SipCall:
     """An inbound or outbound call leg; all methods run on the event loop."""
 
     def __init__(self, info: CallInfo, thread: SipThread, loop: asyncio.AbstractEventLoop,
-                 observer: CallObserver) -> None:
+                 observer: CallObserver, *, transfer_timeout_s: float | None = None) -> None:
+        """`transfer_timeout_s`: how long :meth:`transfer` waits for the
+        target's answer (``sip.transfer_timeout_s``; None: as long as the call)."""
         self.info = info
+        self.transfer_timeout_s = transfer_timeout_s
         self.state = CallState.RINGING
         self.media: MediaInfo | None = None
         self.leg: LegAudio | None = None
@@ -214,8 +217,10 @@ class SipCall:
         await self._confirmed()
         await self._on_pj(lambda c: c.unhold())
 
-    async def transfer(self, target: str, timeout: float = 30.0) -> int:
-        """Blind transfer with REFER; returns the final NOTIFY status code.
+    async def transfer(self, target: str, timeout: float | None = None) -> int:
+        """Blind transfer with REFER; returns the final NOTIFY status code, or
+        raises TimeoutError after `timeout` (default :attr:`transfer_timeout_s`)
+        without one.
 
         On a 2xx the call is hung up here (reason ``transferred``). Raises
         :class:`CallGone` if the call ends before the final NOTIFY. Every
@@ -229,7 +234,8 @@ class SipCall:
         try:
             await self._confirmed()
             await self._on_pj(lambda c: c.refer(target))
-            code = await asyncio.wait_for(self._transfer, timeout)
+            code = await asyncio.wait_for(
+                self._transfer, self.transfer_timeout_s if timeout is None else timeout)
             outcome = "accepted" if 200 <= code < 300 else "refused"
         except TimeoutError:
             outcome = "timeout"

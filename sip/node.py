@@ -273,7 +273,8 @@ class SipNode:
                         from_uri=strip_tag(header_value(message, ("From", "f"))),
                         to_uri=message.split(" ", 2)[1] if " " in message else "",
                         sip_call_id=header_value(message, ("Call-ID", "i")))
-        sip_call = SipCall(info, self.thread, self.loop, self.observer)
+        sip_call = SipCall(info, self.thread, self.loop, self.observer,
+                           transfer_timeout_s=self.settings.transfer_timeout_s)
         call = PjCall(self, account, sip_call, prm.callId)
         sip_call.bind(call)
         self._calls[call.getId()] = call
@@ -399,7 +400,8 @@ class SipNode:
                 trunk)
         info = CallInfo(call_id=new_call_id(), direction=Direction.OUTBOUND,
                         from_uri="", to_uri=uri)
-        sip_call = SipCall(info, self.thread, self.loop, self.observer)
+        sip_call = SipCall(info, self.thread, self.loop, self.observer,
+                           transfer_timeout_s=self.settings.transfer_timeout_s)
 
         def make() -> None:
             limit = self.capacity

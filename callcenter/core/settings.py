@@ -118,6 +118,8 @@ class SipSettings(_Section):
     # of that second goes into one aggregated record with their count.
     refusals_journaled_per_s: int = Field(5, ge=0)
     ring_timeout_s: float = Field(30.0, gt=0)
+    # A blind transfer (REFER) waits this long for the target's answer.
+    transfer_timeout_s: float = Field(30.0, gt=0)
     # Callers' jitter buffer: how much it may hold back before playing
     # (adaptive up to this), and at most.
     jitter_buffer_prefetch_ms: int = Field(60, ge=20, le=1000)

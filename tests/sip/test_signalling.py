@@ -112,6 +112,26 @@ async def test_transfer_ends_at_once_when_the_caller_hangs_up_first(
     assert [e["outcome"] for e in events.of(call, "transfer")] == ["call_ended"]
 
 
+async def test_a_transfer_nobody_answers_times_out_and_the_call_goes_on(
+        node: Answered, tmp_path: Path) -> None:
+    sip_node, arrived, events = node
+    sipp = await _caller(sip_node, tmp_path, "uac_refer_no_notify")
+    try:
+        call = await asyncio.wait_for(arrived.get(), 10)
+        call.transfer_timeout_s = 1.0  # sip.transfer_timeout_s, as the node passes it
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await call.transfer("sip:agent@127.0.0.1:9")
+        assert 0.9 < time.monotonic() - started < 2.5
+        assert call.state == CallState.ANSWERED  # the caller is still there
+        end = await _settle(sip_node, sipp, call)
+    finally:
+        await sipp.stop()
+    assert end.reason == EndReason.CALLER_HANGUP
+    assert events.of(call, "transfer") == [
+        {"target": "sip:agent@127.0.0.1:9", "sip_code": None, "outcome": "timeout"}]
+
+
 async def test_refer_from_the_caller_is_refused(node: Answered, tmp_path: Path) -> None:
     sip_node, arrived, events = node
     sipp = await _caller(sip_node, tmp_path, "uac_refer_to_node")
