@@ -28,6 +28,7 @@ log = logging.getLogger("sip.pjsip")
 
 CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
 WANTED_MAX_CALLS = 1024  # ask for many; the build clamps to what it supports
+PORT_ZERO_ATTEMPTS = 5  # sip.port 0: tries at a port free for both UDP and TCP
 
 
 class _LogWriter(pj.LogWriter):  # type: ignore[misc]
@@ -101,28 +102,7 @@ def create_endpoint(settings: SipSettings, on_rejected: Callable[[Any], None]
         set_g722_pcm_shift()  # G.722 as loud as G.711 (sip/g722_levels.py)
         ep.audDevManager().setNullDev()
 
-        udp_port = tcp_port = None
-        port = settings.port
-        for kind in settings.transports:
-            tcfg = pj.TransportConfig()
-            tcfg.port = port
-            if settings.host not in ("", "0.0.0.0"):
-                tcfg.boundAddress = settings.host
-            if settings.public_address:
-                tcfg.publicAddress = settings.public_address
-            ttype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
-            try:
-                tid = ep.transportCreate(ttype, tcfg)
-            except pj.Error as exc:
-                raise SettingsError(
-                    f"cannot open SIP {kind.upper()} on {settings.host}:{port} "
-                    f"(settings sip.host, sip.port): {exc.reason}") from None
-            actual = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
-            if kind == "udp":
-                udp_port = actual
-            else:
-                tcp_port = actual
-            port = actual  # both transports share the port chosen first
+        udp_port, tcp_port = _open_transports(ep, settings)
         _set_codecs(ep, settings.codecs)
         ep.libStart()
         facts = EndpointFacts(version=str(ep.libVersion().full), max_calls=_probe_max_calls(),
@@ -133,6 +113,51 @@ def create_endpoint(settings: SipSettings, on_rejected: Callable[[Any], None]
         ep.libDestroy()  # leave no half-started endpoint behind
         raise
     return ep, facts, [writer]
+
+
+def _open_transports(ep: Any, settings: SipSettings) -> tuple[int | None, int | None]:
+    """Open the configured transports on one port; return (udp, tcp) ports.
+
+    With ``sip.port: 0`` the first transport takes any free port and the
+    others must share it; another process may hold that number for the
+    other protocol (an outgoing TCP connection's local port, say), so the
+    choice is tried again a few times before giving up.
+    """
+    attempts = PORT_ZERO_ATTEMPTS if settings.port == 0 else 1
+    for attempt in range(1, attempts + 1):
+        opened: dict[str, tuple[int, int]] = {}  # kind → (transport id, port)
+        port = settings.port
+        try:
+            for kind in settings.transports:
+                tid = _create_transport(ep, settings, kind, port)
+                port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+                opened[kind] = (tid, port)  # the others share the port chosen first
+        except SettingsError:
+            for tid, _ in opened.values():
+                ep.transportClose(tid)
+            if attempt == attempts:
+                raise
+            log.info("SIP port %s taken for another transport; choosing again", port)
+            continue
+        return (opened["udp"][1] if "udp" in opened else None,
+                opened["tcp"][1] if "tcp" in opened else None)
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _create_transport(ep: Any, settings: SipSettings, kind: str, port: int) -> int:
+    tcfg = pj.TransportConfig()
+    tcfg.port = port
+    if settings.host not in ("", "0.0.0.0"):
+        tcfg.boundAddress = settings.host
+    if settings.public_address:
+        tcfg.publicAddress = settings.public_address
+    ttype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
+    try:
+        return int(ep.transportCreate(ttype, tcfg))
+    except pj.Error as exc:
+        raise SettingsError(
+            f"cannot open SIP {kind.upper()} on {settings.host}:{port} "
+            f"(settings sip.host, sip.port): {exc.reason}") from None
 
 
 def _set_codecs(ep: Any, wanted: list[str]) -> None:
