@@ -57,7 +57,8 @@ from callcenter.monitoring import (
 from callcenter.supervision_routes import plan_routes
 from callcenter.supervisor_leg import SessionSeat, check_supervisor, ring_supervisor
 from sip.call import SipCall
-from sip.node import LegRoute, SipNode
+from sip.conference import LegRoute
+from sip.node import SipNode
 
 if TYPE_CHECKING:
     from callcenter.acd_service import AcdService

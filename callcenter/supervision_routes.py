@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from callcenter.monitoring import MonitorMode
-from sip.node import LegRoute
+from sip.conference import LegRoute
 
 Leg = TypeVar("Leg")
 

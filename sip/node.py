@@ -20,9 +20,8 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
@@ -32,6 +31,7 @@ from callcenter.core.errors import CallFailed, CallGone, CapacityError, Settings
 from callcenter.core.settings import SipSettings, TrunkSettings
 from sip.call import CallEnd, CallObserver, SipCall
 from sip.call_gate import CallGate, address_host
+from sip.conference import ConferenceOps
 from sip.endpoint import EndpointFacts, conf_ports_in_use, create_endpoint
 from sip.leg_audio import LegAudio, PortPool, RecordingSink
 from sip.loop_players import LoopPlayers
@@ -65,19 +65,6 @@ class _Account(pj.Account):  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
-class LegRoute:
-    """How one leg and another hear each other (for :meth:`SipNode.set_routes`).
-
-    ``hears``: the leg hears the other's voice; ``hears_engine``: it also hears
-    what the engine sends the other (bot, tones); ``heard``: the other hears it.
-    """
-
-    hears: bool = False
-    hears_engine: bool = False
-    heard: bool = False
-
-
-@dataclass(frozen=True)
 class NodeStats:
     """Resource use of a node, for status pages and leak checks."""
 
@@ -91,7 +78,7 @@ class NodeStats:
     options_refused: int = 0
 
 
-class SipNode:
+class SipNode(ConferenceOps):
     """The pjsua2 endpoint and its calls, driven from asyncio."""
 
     def __init__(self, settings: SipSettings, observer: CallObserver,
@@ -447,91 +434,6 @@ class SipNode:
                              end.sip_code, call_id=sip_call.id) from None
         await asyncio.wait_for(asyncio.shield(sip_call.media_ready), 10)
         return sip_call
-
-    # -- conference ---------------------------------------------------------------
-    async def connect(self, listener: SipCall, speaker: SipCall, on: bool = True) -> None:
-        """Let `listener` hear `speaker` (or stop, with ``on=False``)."""
-        def job() -> None:
-            a, b = listener.leg, speaker.leg
-            if a is None or b is None:
-                raise CallFailed("both legs need active audio to be connected")
-            (a.hear if on else a.stop_hearing)(b)
-
-        await self.thread.run(job)
-
-    async def bridge(self, a: SipCall, b: SipCall) -> None:
-        """Two-way audio between legs `a` and `b`."""
-        await self.connect(a, b)
-        await self.connect(b, a)
-
-    async def unbridge(self, a: SipCall, b: SipCall) -> None:
-        await self.connect(a, b, on=False)
-        await self.connect(b, a, on=False)
-
-    async def set_routes(self, leg: SipCall, routes: Sequence[tuple[SipCall, LegRoute]]
-                         ) -> None:
-        """Set, in one step on the SIP thread, exactly how `leg` and each other
-        leg of `routes` hear each other (see :class:`LegRoute`). Routes between
-        `leg` and legs not named are left as they are; legs without audio
-        (ended) are skipped. Raises :class:`CallFailed` if `leg` has no audio."""
-        def job() -> None:
-            me = leg.leg
-            if me is None:
-                raise CallFailed(f"call {leg.id[:8]} has no active audio")
-            for other_call, route in routes:
-                other = other_call.leg
-                if other is None or other is me:
-                    continue
-                (me.hear if route.hears else me.stop_hearing)(other)
-                (me.hear_engine if route.hears_engine else me.stop_hearing_engine)(other)
-                (other.hear if route.heard else other.stop_hearing)(me)
-
-        await self.thread.run(job)
-
-    async def talking_with(self, call: SipCall) -> list[SipCall]:
-        """The legs bridged both ways with `call` now (each hears the other)."""
-        def job() -> list[SipCall]:
-            me = call.leg
-            if me is None:
-                return []
-            return [c.sip_call for c in self._calls.values()
-                    if c.leg is not None and c.leg is not me and c.leg in me.hearing
-                    and me in c.leg.hearing]
-
-        return list(await self.thread.run(job))
-
-    async def listen_in(self, monitor: SipCall, legs: list[SipCall]) -> None:
-        """`monitor` hears every leg; nobody hears `monitor`."""
-        await self.set_routes(monitor, [(leg, LegRoute(hears=True)) for leg in legs])
-
-    async def whisper(self, monitor: SipCall, legs: list[SipCall], to: SipCall) -> None:
-        """`monitor` hears every leg and is heard by `to` only."""
-        await self.set_routes(monitor, [(leg, LegRoute(hears=True, heard=leg is to))
-                                        for leg in legs])
-
-    async def barge(self, monitor: SipCall, legs: list[SipCall]) -> None:
-        """`monitor` hears every leg and every leg hears `monitor`."""
-        await self.set_routes(monitor, [(leg, LegRoute(hears=True, heard=True))
-                                        for leg in legs])
-
-    async def play_loop(self, call: SipCall, wav: Path) -> None:
-        """Let `call` hear `wav` in a loop, mixed by the bridge (no per-frame
-        Python): hold audio. `wav` must come from :func:`prepare_loop_wav`."""
-        def job() -> None:
-            if call.leg is None:
-                raise CallFailed("the call has no active audio")
-            call.leg.hear_slot(self.loop_players.slot_for(wav))
-
-        await self.thread.run(job)
-
-    async def stop_loops(self, call: SipCall) -> None:
-        """Stop every looping WAV `call` hears."""
-        def job() -> None:
-            if call.leg is not None:
-                for slot in call.leg.heard_slots:
-                    call.leg.stop_hearing_slot(slot)
-
-        await self.thread.run(job)
 
     # -- introspection -------------------------------------------------------------
     async def stats(self) -> NodeStats:

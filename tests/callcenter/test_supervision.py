@@ -36,7 +36,7 @@ from callcenter.monitoring import (
 from callcenter.supervision import Supervision
 from callcenter.supervision_routes import plan_routes
 from sip.call import CallEnd, SipCall
-from sip.node import LegRoute
+from sip.conference import LegRoute
 
 VOICE, ENGINE = "voice", "engine"
 

@@ -25,7 +25,7 @@ from callcenter.core.settings import load_settings
 from sip.call import SipCall
 from sip.node import SipNode
 from tests.support.processes import EngineProcess
-from tests.support.sipp import SIPP, free_port
+from tests.support.sipp import SIPP, SIPP_START_ATTEMPTS, free_port, port_was_taken
 
 pytestmark = pytest.mark.e2e
 # sipp is a required test peer (Debian sip-tester; `make test` installs it as root).
@@ -74,8 +74,8 @@ class Sipp:
 
     async def start(self) -> Sipp:
         """Start sipp; on ports another process took since they were picked
-        (free_port checks, then lets go), pick new ones, at most 3 times."""
-        for attempt in range(3):
+        (free_port checks, then lets go), pick new ones (SIPP_START_ATTEMPTS in all)."""
+        for attempt in range(SIPP_START_ATTEMPTS):
             with self.output.open("wb") as out:
                 self.proc = await asyncio.create_subprocess_exec(
                     *self.args, cwd=self.dir, stdin=asyncio.subprocess.DEVNULL,
@@ -88,7 +88,7 @@ class Sipp:
             else:
                 return self
             await self.stop()
-            if "Address already in use" not in self.report() or attempt == 2:
+            if not port_was_taken(self.report()) or attempt == SIPP_START_ATTEMPTS - 1:
                 raise RuntimeError(f"sipp did not start:\n{self.report()}")
             self.port, self.media_port = free_port(), free_port(4)
             self.args[self.args.index("-p") + 1] = str(self.port)

@@ -25,6 +25,12 @@ SIPP = shutil.which("sipp")
 _COUNTER = r"{}\s*\|\s*\d+\s*\|\s*(\d+)"
 _CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _STATUS = re.compile(rb"^SIP/2\.0 (\d{3})")
+SIPP_START_ATTEMPTS = 3  # sipp runs again on new ports if another process took its own
+
+
+def port_was_taken(output: str) -> bool:
+    """Whether sipp's output says it could not bind a port (it then ran no call)."""
+    return "Address already in use" in output
 
 
 def free_port(span: int = 1) -> int:
@@ -103,12 +109,12 @@ def run_sipp(port: int, *, cwd: Path, timeout_s: int = 60, **options: Any) -> Si
     """Run sipp to completion (killed after ``timeout_s`` + 10 s at worst);
     `options` are those of :func:`sipp_cmd`. Should another process take
     sipp's ports between :func:`free_port` and sipp's bind, sipp runs again on
-    new ones (at most 3 times): it fails at start then, before any call."""
-    for _ in range(3):
+    new ones (:data:`SIPP_START_ATTEMPTS` in all): it fails at start then, before any call."""
+    for _ in range(SIPP_START_ATTEMPTS):
         cmd = sipp_cmd(port, timeout_s=timeout_s, **options)
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd,
                               timeout=timeout_s + 10, stdin=subprocess.DEVNULL)
-        if "Address already in use" not in done.stdout + done.stderr:
+        if not port_was_taken(done.stdout + done.stderr):
             break
 
     def counter(name: str) -> int:
