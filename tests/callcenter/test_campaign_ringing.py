@@ -41,6 +41,10 @@ pytestmark = pytest.mark.e2e
 RINGING = "+12125550171"  # New York: 10:00 at the injected clock
 TOO_EARLY = "+12135550172"  # Los Angeles: 07:00 at the injected clock
 RING_TIMEOUT_S = 15
+# sipp stamps a message when its loop reads it, by the wall clock; the engine
+# times the ring on the monotonic clock from the INVITE's send. A CI run saw
+# 14.9996 s: the measurement, not the ring, is that far off.
+TRACE_SLACK_S = 0.05
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 
 
@@ -104,7 +108,8 @@ async def test_a_campaign_rings_15_s_and_never_dials_outside_the_window(
         invite = next(line for _, way, line in trace if way == "received")
         assert invite.startswith(f"INVITE sip:{RINGING}@"), why()
         rung = heard[1][0] - heard[0][0]
-        assert RING_TIMEOUT_S <= rung < RING_TIMEOUT_S + 2, f"rang {rung:.2f} s\n{why()}"
+        assert RING_TIMEOUT_S - TRACE_SLACK_S <= rung < RING_TIMEOUT_S + 2, (
+            f"rang {rung:.4f} s\n{why()}")
         sent = [line for _, way, line in trace if way == "sent"]
         assert sent == ["SIP/2.0 180 Ringing", "SIP/2.0 200 OK",
                         "SIP/2.0 487 Request Terminated"], why()
