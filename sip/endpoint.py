@@ -135,8 +135,8 @@ def _open_transports(ep: Any, settings: SipSettings) -> tuple[int | None, int | 
         except SettingsError:
             for tid, _ in opened.values():
                 ep.transportClose(tid)
-            if attempt == attempts:
-                raise
+            if attempt == attempts or not opened:
+                raise  # a first transport that fails (sip.host) fails again
             log.info("SIP port %s taken for another transport; choosing again", port)
             continue
         return (opened["udp"][1] if "udp" in opened else None,

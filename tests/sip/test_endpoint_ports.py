@@ -23,8 +23,14 @@ class _Transports:
     taken_tcp: set[int]  # held by another process for TCP
     open: dict[int, tuple[int, int]] = field(default_factory=dict)  # id → (type, port)
     closed: list[int] = field(default_factory=list)
+    created: int = 0  # transportCreate calls
 
     def transportCreate(self, ttype: int, cfg: Any) -> int:  # noqa: N802 (pjsua2 name)
+        self.created += 1
+        if cfg.boundAddress == UNASSIGNED:
+            error = pj.Error()
+            error.reason = "Cannot assign requested address"
+            raise error
         port = int(cfg.port) or next(self.chosen)
         if ttype == pj.PJSIP_TRANSPORT_TCP and port in self.taken_tcp:
             error = pj.Error()
@@ -42,8 +48,11 @@ class _Transports:
         self.closed.append(tid)
 
 
-def _settings(port: int) -> SipSettings:
-    return SipSettings.model_validate({"host": "127.0.0.1", "port": port,
+UNASSIGNED = "192.0.2.1"  # an address of no interface here (TEST-NET-1)
+
+
+def _settings(port: int, host: str = "127.0.0.1") -> SipSettings:
+    return SipSettings.model_validate({"host": host, "port": port,
                                        "transports": ["udp", "tcp"]})
 
 
@@ -68,3 +77,10 @@ def test_a_configured_port_is_not_changed_behind_the_operators_back() -> None:
     with pytest.raises(SettingsError, match="TCP on 127.0.0.1:5060"):
         _open_transports(ep, _settings(5060))
     assert not ep.open and ep.closed == [0]
+
+
+def test_an_address_that_cannot_be_bound_is_not_tried_again() -> None:
+    ep = _Transports(chosen=iter([]), taken_tcp=set())
+    with pytest.raises(SettingsError, match="UDP on 192.0.2.1:0.*sip.host"):
+        _open_transports(ep, _settings(0, host=UNASSIGNED))
+    assert ep.created == 1 and not ep.open
